@@ -1,0 +1,1 @@
+"""What runs: job functions, the scheduler and the ``hashmon`` command line."""

@@ -1,0 +1,190 @@
+"""The ``hashmon`` command line: a thin click shell over library functions.
+
+Library code raises HashmonError subclasses; only ``main`` catches them and prints one
+line (exit 1 at run time, 2 for bad usage or config). ``-v`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from monitor import archive, store
+from monitor.config import Settings, load_settings
+from monitor.errors import HashmonError, UsageError
+
+log = logging.getLogger("hashmon")
+
+
+@dataclass
+class App:
+    config_path: str | None
+    database_url: str | None
+    verbose: int
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path, self.database_url)
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = store.make_engine(self.settings.database.url)
+        return self._engine
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class DateParam(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2017-06-12", param, ctx)
+
+
+DATE = DateParam()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (default: $HASHMON_CONFIG, else ./hashmon.toml, else built-in #IMHAW17).",
+)
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="Database URL (default: $HASHMON_DATABASE_URL, else [database] url).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging; -v also shows tracebacks.")
+@click.version_option(package_name="hashmon")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str | None, database_url: str | None, verbose: int
+) -> None:
+    """Monitor a campaign hashtag: collect posts, store them, report reach honestly.
+
+    Example: hashmon import collection.jsonl && hashmon stats
+    """
+    from jobs.logs import setup_logging
+
+    setup_logging(verbose)
+    ctx.obj = App(config_path, database_url, verbose)
+
+
+@cli.command()
+@pass_app
+def init(app: App) -> None:
+    """Create the database schema (every command does this on first use).
+
+    Example: hashmon --database sqlite:///imhaw17.db init
+    """
+    app.engine  # noqa: B018 - creating the engine creates the schema
+    click.echo(f"database ready: {store.display_url(app.settings.database.url)}")
+
+
+@cli.command("import")
+@click.option("--skip-bad-lines", is_flag=True, help="Import the usable lines; report the rest.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@pass_app
+def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
+    """Import twarc2 JSONL or API v2 response files (.gz too).
+
+    A file with a line it cannot use is refused whole and nothing is stored; with
+    --skip-bad-lines the rest is imported and the bad lines are listed.
+
+    Example: hashmon import imhaw17-search.jsonl imhaw17-stream.jsonl.gz
+    """
+    from jobs.progress import byte_progress
+
+    with byte_progress(paths) as tick:
+        result = archive.import_files(
+            app.engine, paths, skip_bad_lines=skip_bad_lines, progress=tick
+        )
+    for line in archive.describe(result):
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="The METRICS.md object, as JSON.")
+@click.option("--from", "date_from", type=DATE, help="First local date (default: campaign.start).")
+@click.option("--to", "date_to", type=DATE, help="Last local date (default: campaign.end).")
+@pass_app
+def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """Print the campaign's figures, per day and for the window (see METRICS.md).
+
+    Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
+    """
+    from jobs.tables import stats_table
+    from reports.metrics import stats_object
+
+    try:
+        with app.engine.connect() as conn:
+            obj = stats_object(conn, app.settings, date_from, date_to)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; give --from on or before --to") from None
+    if as_json:
+        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    else:
+        stats_table(obj)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every failure into one line and an exit status."""
+    verbose = any(
+        a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"})
+        for a in (argv if argv is not None else sys.argv[1:])
+    )
+    try:
+        cli.main(args=argv, prog_name="hashmon", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HashmonError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except sa_exc.OperationalError as exc:
+        if verbose:
+            traceback.print_exc()
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        click.echo(f"Error: database failure: {detail}; check the database and try again", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        if verbose:
+            traceback.print_exc()
+        click.echo(
+            f"Error: unexpected failure ({type(exc).__name__}: {exc}); "
+            "rerun with -v for details and report it",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)

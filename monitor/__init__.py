@@ -1,0 +1,1 @@
+"""Collection and storage: config, schema, normalisation, sources and the collect pass."""

@@ -1,0 +1,202 @@
+"""Configuration: frozen pydantic models read from TOML, with environment overrides.
+
+Precedence, highest first: command-line options, ``HASHMON_CONFIG`` /
+``HASHMON_DATABASE_URL``, the config file, the defaults (which describe #IMHAW17).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "hashmon.toml"
+CONFIG_ENV = "HASHMON_CONFIG"
+DATABASE_ENV = "HASHMON_DATABASE_URL"
+BASELINE_METRICS = (
+    "posts",
+    "contributors",
+    "potential_impressions",
+    "potential_reach",
+    "engagements",
+)
+REPORT_FORMATS = ("html", "png", "csv", "xlsx", "pdf", "json")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Campaign(_Section):
+    name: str = "IMHAW17"
+    hashtags: tuple[str, ...] = ("IMHAW17",)
+    accounts: tuple[str, ...] = ("first1001days",)
+    start: dt.date = dt.date(2017, 6, 12)
+    end: dt.date = dt.date(2017, 6, 16)
+    timezone: str = "Europe/London"
+    theme: str = ""
+    supporters: tuple[str, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Europe/London") from None
+        return value
+
+    @field_validator("hashtags", "accounts")
+    @classmethod
+    def _no_blank_terms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for term in value:
+            if not term.strip().lstrip("#@"):
+                raise ValueError("expected names like IMHAW17 or first1001days, not an empty one")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Campaign:
+        if self.end < self.start:
+            raise ValueError("campaign.end must be on or after campaign.start")
+        if not self.hashtags and not self.accounts:
+            raise ValueError("give at least one of campaign.hashtags or campaign.accounts")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def hashtag_terms(self) -> tuple[str, ...]:
+        """Hashtags without ``#``, casefolded: the form matching compares."""
+        return tuple(dict.fromkeys(t.strip().lstrip("#").casefold() for t in self.hashtags))
+
+    @property
+    def account_terms(self) -> tuple[str, ...]:
+        """Accounts without ``@``, casefolded."""
+        return tuple(dict.fromkeys(a.strip().lstrip("@").casefold() for a in self.accounts))
+
+    def days(self) -> list[dt.date]:
+        n = (self.end - self.start).days + 1
+        return [self.start + dt.timedelta(days=i) for i in range(n)]
+
+
+class Baseline(_Section):
+    label: str = "#IMHAW16"
+    metric: Literal[
+        "posts", "contributors", "potential_impressions", "potential_reach", "engagements"
+    ] = "potential_impressions"
+    value: float = Field(default=10_000_000, gt=0)
+
+
+class Database(_Section):
+    url: str = "sqlite:///hashmon.db"
+
+
+class Source(_Section):
+    kind: Literal["x", "simulated"] = "x"
+    seed: int = 42
+
+
+class X(_Section):
+    monthly_post_cap: int = Field(default=10_000, gt=0)
+    full_archive: bool = False
+    price_per_post_read: float = Field(default=0.0, ge=0)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    max_wait_seconds: float = Field(default=900.0, gt=0)
+
+
+class Schedule(_Section):
+    collect_every_minutes: int = Field(default=15, gt=0)
+    refresh_metrics_every_minutes: int = Field(default=180, gt=0)
+    refresh_metrics_for_hours: int = Field(default=72, gt=0)
+    daily_report_at: dt.time = dt.time(21, 0)
+    summary_at: dt.time = dt.time(9, 0)
+    misfire_grace_minutes: int = Field(default=360, gt=0)
+
+
+class Reports(_Section):
+    out_dir: str = "hashmon-reports"
+    formats: tuple[Literal["html", "png", "csv", "xlsx", "pdf", "json"], ...] = REPORT_FORMATS
+    top_n: int = Field(default=10, gt=0, le=100)
+
+
+class Settings(_Section):
+    campaign: Campaign = Campaign()
+    baseline: Baseline | None = Baseline()
+    database: Database = Database()
+    source: Source = Source()
+    x: X = X()
+    schedule: Schedule = Schedule()
+    reports: Reports = Reports()
+    # where the settings came from, for messages; not a key of the file
+    origin: str = Field(default="built-in defaults", exclude=True)
+
+
+def _describe(err: dict) -> str:
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key; see config.example.toml for the keys hashmon reads"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    return f"{key}: {msg}{shown}"
+
+
+def parse_settings(data: dict, origin: str) -> Settings:
+    """Return validated settings from the dict of a TOML file; raise ConfigError naming the key."""
+    data = dict(data)
+    if "baseline" in data and data["baseline"] is None:
+        data.pop("baseline")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"config error in {origin}: {_describe(exc.errors()[0])}") from None
+    if "baseline" not in data and origin != "built-in defaults":
+        # a config file without [baseline] compares against nothing (METRICS.md)
+        settings = settings.model_copy(update={"baseline": None})
+    return settings.model_copy(update={"origin": origin})
+
+
+def load_settings(config_path: str | None = None, database_url: str | None = None) -> Settings:
+    """Return the settings in force.
+
+    ``config_path`` (``--config``) beats ``HASHMON_CONFIG``, which beats ``./hashmon.toml``;
+    without any of them the built-in #IMHAW17 defaults apply. ``database_url``
+    (``--database``) beats ``HASHMON_DATABASE_URL``, which beats ``[database] url``.
+    Raises ConfigError for a missing or invalid file.
+    """
+    explicit = config_path or os.environ.get(CONFIG_ENV) or None
+    path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"config error in {path}: not valid TOML ({exc}); fix the file"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        settings = parse_settings(data, str(path))
+    elif explicit:
+        hint = f" (from {CONFIG_ENV})" if not config_path else ""
+        raise ConfigError(
+            f"config file {path}{hint} not found; copy config.example.toml there or pass --config"
+        )
+    else:
+        settings = Settings()
+    url = database_url or os.environ.get(DATABASE_ENV) or None
+    if url:
+        settings = settings.model_copy(update={"database": Database(url=url)})
+    return settings

@@ -1,0 +1,47 @@
+"""Named errors. Each message says what is wrong and what to do; none carries a secret."""
+
+from __future__ import annotations
+
+
+class HashmonError(Exception):
+    """Base of every error hashmon raises on purpose; the CLI prints it as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(HashmonError):
+    """The config file, an override or the database URL is unusable (exit 2)."""
+
+    exit_code = 2
+
+
+class UsageError(HashmonError):
+    """A command was called with arguments it cannot use (exit 2)."""
+
+    exit_code = 2
+
+
+class DatabaseError(HashmonError):
+    """The database could not be reached or written."""
+
+
+class ImportFileError(HashmonError):
+    """An archive file, or one of its lines, cannot be used."""
+
+    def __init__(self, path: str, line: int | None, problem: str, hint: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}, line {line}" if line is not None else path
+        msg = f"{where}: {problem}"
+        if hint:
+            msg += f"; {hint}"
+        super().__init__(msg)
+
+
+class SourceError(HashmonError):
+    """A source (the X API, say) failed in a way a retry will not fix."""
+
+
+class LockedError(HashmonError):
+    """Another collector holds this database's collection lease."""

@@ -1,0 +1,1 @@
+"""Reporting: figures (METRICS.md), charts and renderers. Reads the store; never collects."""
