@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,10 +19,8 @@ def byte_progress(paths: Sequence[str]) -> Iterator[Callable[[str, int, int], No
         return
     total = 0
     for p in paths:
-        try:
+        with suppress(OSError):
             total += os.path.getsize(p)
-        except OSError:
-            pass
     columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("import", total=total or None)
