@@ -1,0 +1,237 @@
+"""One collection pass: source pages -> normalise -> store, committed page by page.
+
+Search pages come newest first, so the checkpoint (``newest_id``) moves only when a pass
+ends. While a pass runs, each page's transaction also records how far down it got
+(``pass_newest_id``, ``pass_oldest_id``): a pass that dies on page 6 is resumed by the
+next one, which first fetches what lies between the old checkpoint and the oldest post
+stored, then what is new. Every post is stored once, whatever page the crash hit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from monitor import store
+from monitor.errors import HashmonError, SourceError
+from monitor.normalize import normalize_page, parse_created_at, utc_text
+from monitor.sources.base import Page, SinceIdTooOld, Source, page_id_range
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    run_id: int
+    pages: int = 0
+    posts_read: int = 0
+    new: int = 0
+    updated: int = 0
+    requests: int = 0
+    gap: tuple[str | None, str | None] | None = None
+    stopped_early: str | None = None  # why the pass stopped before the end, if it did
+
+
+def _id_key(i: str) -> tuple[int, str]:
+    return (len(i), i)
+
+
+def newer(a: str | None, b: str | None) -> str | None:
+    """Return the larger of two decimal ids (None counts as smallest)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b, key=_id_key)
+
+
+def read_checkpoint(engine: Engine, name: str) -> store.Checkpoint | None:
+    """Return the checkpoint row (detached values) of a source, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(store.Checkpoint).where(store.Checkpoint.name == name)).first()
+    return row[0] if row else None
+
+
+def _save_checkpoint(conn, name: str, **values: str | None) -> None:
+    table = store.Checkpoint.__table__
+    values["updated_at"] = store.now_text()
+    exists = conn.execute(select(table.c.name).where(table.c.name == name)).first()
+    if exists:
+        conn.execute(table.update().where(table.c.name == name).values(**values))
+    else:
+        conn.execute(table.insert().values(name=name, **values))
+
+
+def _oldest_created(page: Page) -> str | None:
+    data = page.get("data") or []
+    times = [
+        ms
+        for i in data
+        if isinstance(i, dict) and (ms := parse_created_at(i.get("created_at"))) is not None
+    ]
+    return utc_text(dt.datetime.fromtimestamp(min(times) / 1000, tz=dt.UTC)) if times else None
+
+
+def collect_pass(
+    engine: Engine,
+    source: Source,
+    *,
+    now: dt.datetime | None = None,
+    budget: int | None = None,
+    on_page: Callable[[int], None] | None = None,
+) -> PassResult:
+    """Run one search pass of ``source`` into the store and return what it did.
+
+    ``budget`` is how many more posts may be read (the monthly cap); the pass stops
+    before a page that would cross it. ``now`` stamps the sightings (the simulator's
+    clock). Raises SourceError when the source fails for good; pages already stored stay
+    stored and the checkpoint stays where a rerun resumes correctly.
+    """
+    seen_at = utc_text(now or dt.datetime.now(dt.UTC))
+    with store.writing(engine) as conn:
+        run_id = store.start_run(conn, "collect", seen_at)
+    result = PassResult(run_id=run_id)
+    start_requests = source.requests
+    status, message = "ok", None
+    try:
+        cp = read_checkpoint(engine, source.name)
+        base = cp.newest_id if cp else None
+        if cp is not None and cp.pass_oldest_id is not None:
+            # an interrupted pass stored (pass_oldest_id .. pass_newest_id]; fetch the rest
+            log.info("resuming an interrupted pass below id %s", cp.pass_oldest_id)
+            _run_chain(
+                engine,
+                source,
+                result,
+                seen_at,
+                budget,
+                base,
+                cp.pass_oldest_id,
+                on_page,
+                keep_newest=cp.pass_newest_id,
+            )
+            base = newer(base, cp.pass_newest_id)
+            with store.writing(engine) as conn:
+                _save_checkpoint(
+                    conn, source.name, newest_id=base, pass_newest_id=None, pass_oldest_id=None
+                )
+        if result.stopped_early is None:
+            _run_chain(engine, source, result, seen_at, budget, base, None, on_page)
+    except SinceIdTooOld:
+        raise  # handled by _run_chain; never escapes
+    except HashmonError as exc:
+        status, message = "failed", str(exc)
+        raise
+    except Exception as exc:
+        status, message = "failed", f"{type(exc).__name__}: {exc}"
+        raise SourceError(f"collection failed: {message}") from exc
+    finally:
+        result.requests = source.requests - start_requests
+        if result.stopped_early and status == "ok":
+            status, message = "stopped", result.stopped_early
+        with store.writing(engine) as conn:
+            store.finish_run(
+                conn,
+                run_id,
+                status,
+                requests=result.requests,
+                pages=result.pages,
+                posts_read=result.posts_read,
+                posts_new=result.new,
+                posts_updated=result.updated,
+                errors=0 if status in ("ok", "stopped") else 1,
+                message=message,
+                gap_from=result.gap[0] if result.gap else None,
+                gap_to=result.gap[1] if result.gap else None,
+            )
+    return result
+
+
+def _created_text(engine: Engine, platform: str, post_id: str | None) -> str | None:
+    """Return when a stored post was created, as UTC text (the start of a gap)."""
+    if post_id is None:
+        return None
+    with engine.connect() as conn:
+        ms = conn.execute(
+            select(store.Post.created_at_ms).where(
+                store.Post.platform == platform, store.Post.id == post_id
+            )
+        ).scalar()
+    if ms is None:
+        return None
+    return utc_text(dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC))
+
+
+def _pages(
+    engine: Engine, source: Source, since_id: str | None, until_id: str | None, result: PassResult
+) -> Iterator[Page]:
+    try:
+        yield from source.search(since_id=since_id, until_id=until_id)
+    except SinceIdTooOld:
+        # an outage longer than the search window: take what it still holds, record the gap
+        log.warning("checkpoint %s is beyond the search window; collecting what it holds", since_id)
+        result.gap = (_created_text(engine, source.platform, since_id), None)
+        yield from source.search(since_id=None, until_id=until_id)
+
+
+def _run_chain(
+    engine: Engine,
+    source: Source,
+    result: PassResult,
+    seen_at: str,
+    budget: int | None,
+    since_id: str | None,
+    until_id: str | None,
+    on_page: Callable[[int], None] | None,
+    keep_newest: str | None = None,
+) -> None:
+    """Store one chain of pages (newest first), checkpointing each page with its posts.
+
+    ``keep_newest`` is the newest id of an interrupted pass being resumed: it stays
+    recorded, so a crash during the resume still ends with the right checkpoint.
+    """
+    chain_newest: str | None = keep_newest
+    for page in _pages(engine, source, since_id, until_id, result):
+        records = normalize_page(page, source.platform)
+        if budget is not None and result.posts_read + len(records.posts) > budget:
+            result.stopped_early = (
+                f"stopped before the monthly post cap: {result.posts_read} posts read this pass"
+            )
+            log.warning(result.stopped_early)
+            return  # checkpoint stays: the next pass (next month) resumes below this page
+        newest, oldest = page_id_range(page)
+        chain_newest = newer(chain_newest, newest)
+        with store.writing(engine) as conn:
+            new, updated = store.store_batch(
+                conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
+            )
+            if oldest is not None:
+                _save_checkpoint(
+                    conn,
+                    source.name,
+                    newest_id=since_id,
+                    pass_newest_id=chain_newest,
+                    pass_oldest_id=oldest,
+                )
+        result.pages += 1
+        result.posts_read += len(records.posts)
+        result.new += new
+        result.updated += updated
+        if result.gap is not None:
+            # pages come newest first: the last page's oldest post closes the gap
+            result.gap = (result.gap[0], _oldest_created(page) or result.gap[1])
+        if on_page is not None:
+            on_page(len(records.posts))
+    if chain_newest is not None or since_id is not None:
+        with store.writing(engine) as conn:
+            _save_checkpoint(
+                conn,
+                source.name,
+                newest_id=newer(since_id, chain_newest),
+                pass_newest_id=None,
+                pass_oldest_id=None,
+            )

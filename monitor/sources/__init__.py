@@ -1,0 +1,1 @@
+"""Sources of raw platform pages: X (tweepy), archive files, and the simulator."""
