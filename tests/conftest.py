@@ -1,0 +1,114 @@
+"""Shared fixtures: a real SQLite file and a real PostgreSQL database for store tests.
+
+PostgreSQL tests use a database of their own per test process, so parallel runs never
+collide. Locally a missing server skips them with the reason; with CI=true they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from monitor.store import Base, make_engine
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_ADMIN_URL = os.environ.get(
+    "HASHMON_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+_pg_url: str | None = None
+
+
+def _pg_database_url() -> str:
+    """Create (once per process) a scratch database and return its URL."""
+    global _pg_url
+    if _pg_url is None:
+        name = f"hashmon_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
+            pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+        finally:
+            admin.dispose()
+        _pg_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return _pg_url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_url is None:
+        return
+    name = _pg_url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def make_db_url(kind: str, tmp_path: Path) -> str:
+    """Return the URL of an empty database of ``kind`` ("sqlite" or "postgresql")."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'hashmon.db'}"
+    url = _pg_database_url()
+    engine = make_engine(url, create=False)
+    try:
+        Base.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            # the scheduler's job store lives in the same database; start it empty too
+            conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty database, once on SQLite and once on PostgreSQL."""
+    return make_db_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine with the schema created, on SQLite and on PostgreSQL."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return make_db_url("sqlite", tmp_path)
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    eng = make_engine(sqlite_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def fixture_path() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def copy_fixture(tmp_path: Path):
+    """Copy a file from tests/fixtures into tmp_path and return the copy's path."""
+
+    def _copy(relative: str) -> Path:
+        dest = tmp_path / Path(relative).name
+        shutil.copy(FIXTURES / relative, dest)
+        return dest
+
+    return _copy
