@@ -41,7 +41,7 @@ class Campaign(_Section):
     start: dt.date = dt.date(2017, 6, 12)
     end: dt.date = dt.date(2017, 6, 16)
     timezone: str = "Europe/London"
-    theme: str = ""
+    theme: str = "Begin Before Birth"
     supporters: tuple[str, ...] = ()
 
     @field_validator("timezone")
