@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -150,6 +151,80 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
         stats_table(obj)
 
 
+def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
+    """Return today's date in the campaign's time zone."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()
+
+
+def _write_reports(app: App, out: str | None, write: Any) -> None:
+    """Run a report writer into ``out`` (default ``[reports] out_dir``) and refresh the index."""
+    from reports.build import write_index
+
+    out_dir = Path(out or app.settings.reports.out_dir)
+    simulated = app.settings.source.kind == "simulated"
+    try:
+        paths = write(out_dir, simulated)
+        index = write_index(out_dir)
+    except OSError as exc:
+        raise HashmonError(
+            f"cannot write reports to {out_dir}: {exc.strerror or exc}; "
+            "choose another --out or fix the folder's permissions"
+        ) from None
+    main_page = next((p for p in paths if p.suffix == ".html"), None)
+    click.echo(f"wrote {len(paths)} files to {out_dir}")
+    if main_page is not None:
+        click.echo(f"report: {main_page}")
+    click.echo(f"index:  {index}")
+
+
+@cli.group()
+def report() -> None:
+    """Write the daily report or the end-of-week summary (HTML, PNG, CSV, XLSX, PDF, JSON).
+
+    Example: hashmon report daily --date 2017-06-12
+    """
+
+
+@report.command()
+@click.option("--date", "day", type=DATE, help="Local date (default: today in campaign time).")
+@click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+@pass_app
+def daily(app: App, day: dt.date | None, out: str | None) -> None:
+    """Write the daily report: the day, the week to date, progress against the baseline.
+
+    Example: hashmon report daily --date 2017-06-14 --out reports/
+    """
+    from reports.build import write_daily_report
+
+    day = day or campaign_today(app.settings)
+    _write_reports(
+        app,
+        out,
+        lambda out_dir, simulated: write_daily_report(
+            app.engine, app.settings, day, out_dir, simulated=simulated
+        ),
+    )
+
+
+@report.command()
+@click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+@pass_app
+def summary(app: App, out: str | None) -> None:
+    """Write the end-of-week impact summary: the whole window against the baseline.
+
+    Example: hashmon report summary --out reports/
+    """
+    from reports.build import write_summary_report
+
+    _write_reports(
+        app,
+        out,
+        lambda out_dir, simulated: write_summary_report(
+            app.engine, app.settings, out_dir, simulated=simulated
+        ),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every failure into one line and an exit status."""
     verbose = any(
@@ -161,8 +236,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # one line, like every other error: what is wrong, and where the help is
+        where = exc.ctx.command_path if exc.ctx else "hashmon"
+        click.echo(f"Error: {exc.format_message()}; see '{where} --help'", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except HashmonError as exc:
         if verbose:

@@ -64,8 +64,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _decode_problem(exc: Exception) -> str:
-    msg = str(exc).split(":")[0] if str(exc) else type(exc).__name__
+def _decode_problem(exc: Exception, whole_document: bool = False) -> str:
+    msg = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+    if whole_document:
+        return f"not valid JSON ({msg}); a saved API response must be one JSON object"
     return f"not valid JSON ({msg}); a twarc2 file has one JSON object per line"
 
 
@@ -107,7 +109,8 @@ def read_pages(
             try:
                 yield 1, orjson.loads(fh.read())
             except orjson.JSONDecodeError as exc:
-                yield 1, ValueError(_decode_problem(exc))
+                # one document over many lines: name the physical line of the fault
+                yield getattr(exc, "lineno", 1) or 1, ValueError(_decode_problem(exc, True))
             except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
                 yield 1, ValueError(f"the gzip stream is cut short or corrupt ({exc})")
 

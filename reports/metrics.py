@@ -80,7 +80,11 @@ def offset_segments(first: dt.date, last: dt.date, tz: dt.tzinfo) -> list[Segmen
     while day <= last:
         day_lo = local_midnight_ms(day, tz)
         day_hi = local_midnight_ms(day + dt.timedelta(days=1), tz)
-        if _offset_ms(day_hi - 1, tz) != seg_off:
+        if day_lo > seg_lo and _offset_ms(day_lo, tz) != seg_off:
+            # the change fell exactly on this local midnight (or skipped the date)
+            segments.append(Segment(seg_lo, day_lo, seg_off))
+            seg_lo, seg_off = day_lo, _offset_ms(day_lo, tz)
+        if day_hi - 1 > seg_lo and _offset_ms(day_hi - 1, tz) != seg_off:
             a, b = day_lo, day_hi - 1  # offset(a) == seg_off != offset(b): bisect
             while b - a > 1:
                 mid = (a + b) // 2

@@ -1,0 +1,114 @@
+"""Entry points: write a daily report, the end-of-week summary, and the folder's index.
+
+Each report is computed once (``reports.figures``), its charts drawn once, then written
+in every format ``settings.reports.formats`` names, all beside each other in ``out_dir``:
+
+    daily-2017-06-12.html   .json  .xlsx  .pdf
+    daily-2017-06-12-pace.png  -daily-posts.png  -hours.png  -contributors.png
+    daily-2017-06-12-days.csv  -top-posts.csv  -top-contributors.csv  -hashtags.csv
+
+(``summary-IMHAW17...`` likewise, named after the campaign).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from monitor.config import Settings
+from reports import charts as ch
+from reports.figures import ReportData, daily_data, summary_data
+from reports.html import write_index, write_report_html
+from reports.pdf import write_pdf
+from reports.render import report_json, report_stem, write_file, write_json
+from reports.tables import write_csvs, write_xlsx
+
+__all__ = ["write_daily_report", "write_index", "write_report", "write_summary_report"]
+
+
+def report_charts(report: ReportData) -> list[ch.Chart]:
+    """Return the report's charts: pace, posts per day, hours, top contributors."""
+    settings = report.settings
+    out = []
+    if report.pace["days"]:
+        out.append(ch.pace_chart(report.pace, settings.campaign.days()))
+    out.append(ch.daily_posts_chart(report.window_days or report.figures["days"]))
+    out.append(ch.hourly_chart(report.hours, settings.campaign.timezone))
+    out.append(ch.contributors_chart(report.top_contributors))
+    return out
+
+
+def write_report(report: ReportData, out_dir: Path) -> list[Path]:
+    """Write ``report`` in each configured format into ``out_dir``; return the files written.
+
+    The HTML page is written last, so the downloads it lists all exist.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    formats = set(report.settings.reports.formats)
+    stem = report_stem(report)
+    charts = report_charts(report) if formats & {"html", "png", "pdf"} else []
+    written: list[Path] = []
+    chart_files: dict[str, str] = {}
+    if "png" in formats:
+        for chart in charts:
+            path = write_file(out_dir / f"{stem}-{chart.name}.png", chart.png)
+            chart_files[chart.name] = path.name
+            written.append(path)
+    if "csv" in formats:
+        written += write_csvs(report, out_dir, stem)
+    if "xlsx" in formats:
+        written.append(write_xlsx(report, out_dir / f"{stem}.xlsx"))
+    if "pdf" in formats:
+        written.append(write_pdf(report, charts, out_dir / f"{stem}.pdf"))
+    if "json" in formats:
+        obj = report_json(report, charts, chart_files)
+        written.append(write_json(out_dir / f"{stem}.json", obj))
+    if "html" in formats:
+        # downloads first, charts last: the page already shows them
+        files = [p.name for p in written if p.suffix != ".png"] + list(chart_files.values())
+        written.append(
+            write_report_html(report, charts, chart_files, files, out_dir / f"{stem}.html")
+        )
+    return written
+
+
+def write_daily_report(
+    engine: Engine,
+    settings: Settings,
+    day: dt.date,
+    out_dir: str | Path,
+    *,
+    simulated: bool = False,
+    now: dt.datetime | None = None,
+) -> list[Path]:
+    """Return the files of the daily report for local date ``day``, written into ``out_dir``.
+
+    The report shows the day and the campaign to date against the baseline; its JSON
+    holds under ``figures`` the ``hashmon stats --json`` object for that one day.
+    ``simulated`` puts the "Simulated data" banner on every page; ``now`` stamps it.
+    Does not rewrite ``index.html``: call ``write_index`` after.
+    """
+    with engine.connect() as conn:
+        report = daily_data(conn, settings, day, simulated=simulated, now=now)
+    return write_report(report, Path(out_dir))
+
+
+def write_summary_report(
+    engine: Engine,
+    settings: Settings,
+    out_dir: str | Path,
+    *,
+    simulated: bool = False,
+    now: dt.datetime | None = None,
+) -> list[Path]:
+    """Return the files of the end-of-week summary (the campaign window), written into ``out_dir``.
+
+    Its JSON holds under ``figures`` the ``hashmon stats --json`` object of the window.
+    Does not rewrite ``index.html``: call ``write_index`` after.
+    """
+    with engine.connect() as conn:
+        report = summary_data(conn, settings, simulated=simulated, now=now)
+    return write_report(report, Path(out_dir))

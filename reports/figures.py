@@ -1,0 +1,556 @@
+"""The data of a report: stats_object plus what the pages show beside it.
+
+Everything here builds on ``reports.metrics``: the same offset segments decide local
+days and hours, so a report never disagrees with ``hashmon stats``. Aggregates run in
+SQL; only small lists of dicts (top N rows, 24 hours, a few days) reach Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection, text
+
+from monitor.config import Settings
+from monitor.normalize import utc_text
+from reports.metrics import (
+    ENGAGEMENT_COUNTS,
+    HOUR_MS,
+    local_midnight_ms,
+    period_figures,
+    stats_object,
+    window_sql,
+)
+
+KINDS = ("original", "retweet", "reply", "quote")
+KIND_KEYS = {"original": "originals", "retweet": "retweets", "reply": "replies", "quote": "quotes"}
+# additive metrics: the window's value is the sum of its days; the others count authors once
+ADDITIVE_METRICS = ("posts", "potential_impressions", "engagements")
+METRIC_NAMES = {
+    "posts": "posts",
+    "contributors": "contributors",
+    "potential_impressions": "potential impressions",
+    "potential_reach": "potential reach",
+    "engagements": "engagements",
+}
+_STREAM_ROWS = 5000  # rows per fetch of the hashtag stream: bounded memory on any size
+_ENGAGEMENTS_SQL = " + ".join(f"COALESCE(p.{c}, 0)" for c in ENGAGEMENT_COUNTS)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report shows, computed once and rendered into every format."""
+
+    kind: str  # "daily" | "summary"
+    settings: Settings
+    day: dt.date | None  # the daily report's day; None for the summary
+    days: list[dt.date]  # the local dates ``figures`` covers
+    figures: dict[str, Any]  # stats_object for ``days`` (METRICS.md)
+    to_date: dict[str, Any] | None  # stats_object, campaign start .. the day (daily only)
+    pace: dict[str, Any]
+    hours: list[dict[str, Any]]
+    top_posts: list[dict[str, Any]]
+    top_contributors: list[dict[str, Any]]
+    top_hashtags: list[dict[str, Any]]
+    kinds: list[dict[str, Any]]
+    campaign_vs_others: list[dict[str, Any]]
+    coverage: dict[str, Any]
+    generated_at: dt.datetime
+    simulated: bool
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """Return the totals of the period the report covers."""
+        return self.figures["totals"]
+
+    @property
+    def window_days(self) -> list[dict[str, Any]]:
+        """Return the per-day figures of the campaign days reported so far."""
+        if self.kind == "summary":
+            return self.figures["days"]
+        return self.to_date["days"] if self.to_date is not None else []
+
+
+# --- time -------------------------------------------------------------------------------
+
+
+def period_bounds_ms(settings: Settings, first: dt.date, last: dt.date) -> tuple[int, int]:
+    """Return ``[lo, hi)`` in UTC epoch ms of local dates ``first..last``."""
+    tz = settings.campaign.tz
+    return local_midnight_ms(first, tz), local_midnight_ms(last + dt.timedelta(days=1), tz)
+
+
+def _moment(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def local_time_text(moment: dt.datetime, tz: dt.tzinfo) -> str:
+    """Return ``moment`` in campaign time as ``2017-06-12 10:15 BST``."""
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def post_link(platform: str, post_id: str, username: str | None) -> str | None:
+    """Return the public address of a post, or None for a platform without one.
+
+    The username is percent-encoded whole, so whatever it holds it stays one path segment
+    of an https address: never another scheme, host or attribute.
+    """
+    if platform != "x":
+        return None
+    if username:
+        return f"https://x.com/{quote(username, safe='')}/status/{quote(post_id, safe='')}"
+    return f"https://x.com/i/web/status/{quote(post_id, safe='')}"
+
+
+# --- queries ----------------------------------------------------------------------------
+
+
+def hourly_activity(
+    conn: Connection, settings: Settings, first: dt.date, last: dt.date
+) -> list[dict[str, Any]]:
+    """Return 24 rows, local hour 0..23 of campaign time: posts, and posts of each kind.
+
+    The hour comes from the same offset segments as the local day, so summer time
+    changes move posts into the right hour.
+    """
+    cte, join, params = window_sql(settings, first, last)
+    sql = f"""
+        WITH s AS ({cte})
+        SELECT ((p.created_at_ms + s.off) / {HOUR_MS}) % 24 AS hour, p.kind, COUNT(*) AS n
+        {join}
+        GROUP BY 1, 2
+    """
+    rows = [{"hour": h, "posts": 0, **{KIND_KEYS[k]: 0 for k in KINDS}} for h in range(24)]
+    for hour, kind, n in conn.execute(text(sql), params):
+        row = rows[int(hour)]
+        row["posts"] += int(n)
+        if kind in KIND_KEYS:
+            row[KIND_KEYS[kind]] += int(n)
+    return rows
+
+
+def top_posts(
+    conn: Connection, settings: Settings, first: dt.date, last: dt.date, n: int
+) -> list[dict[str, Any]]:
+    """Return the ``n`` posts (retweets excluded) with most engagements in the period.
+
+    Engagements are like + retweet + reply + quote counts, as METRICS.md sums them; ties
+    go to the earlier post, then the smaller id.
+    """
+    cte, join, params = window_sql(settings, first, last)
+    sql = f"""
+        WITH s AS ({cte})
+        SELECT p.platform, p.id, p.text, p.kind, p.created_at_ms, p.author_id,
+               a.username, a.name, p.author_followers, p.impression_count,
+               COALESCE(p.like_count, 0) AS like_count,
+               COALESCE(p.retweet_count, 0) AS retweet_count,
+               COALESCE(p.reply_count, 0) AS reply_count,
+               COALESCE(p.quote_count, 0) AS quote_count,
+               {_ENGAGEMENTS_SQL} AS engagements
+        {join}
+        LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
+        WHERE p.kind <> 'retweet'
+        ORDER BY engagements DESC, p.created_at_ms, LENGTH(p.id), p.id
+        LIMIT :top_n
+    """
+    tz = settings.campaign.tz
+    out = []
+    for rank, row in enumerate(conn.execute(text(sql), params | {"top_n": n}).mappings(), 1):
+        created = _moment(row["created_at_ms"])
+        out.append(
+            {
+                "rank": rank,
+                "id": row["id"],
+                "platform": row["platform"],
+                "kind": row["kind"],
+                "text": row["text"],
+                "author_id": row["author_id"],
+                "username": row["username"],
+                "name": row["name"],
+                "author_followers": int(row["author_followers"] or 0),
+                "created_at": utc_text(created),
+                "created_at_local": local_time_text(created, tz),
+                "like_count": int(row["like_count"]),
+                "retweet_count": int(row["retweet_count"]),
+                "reply_count": int(row["reply_count"]),
+                "quote_count": int(row["quote_count"]),
+                "engagements": int(row["engagements"]),
+                "impression_count": row["impression_count"],
+                "url": post_link(row["platform"], row["id"], row["username"]),
+            }
+        )
+    return out
+
+
+def top_contributors(
+    conn: Connection, settings: Settings, first: dt.date, last: dt.date, n: int
+) -> list[dict[str, Any]]:
+    """Return the ``n`` authors with the most potential impressions in the period.
+
+    An author's potential impressions are the sum of ``author_followers`` over their posts
+    (retweets included), as METRICS.md defines the figure; ties go to more posts, then id.
+    """
+    cte, join, params = window_sql(settings, first, last)
+    eng = f"CASE WHEN p.kind <> 'retweet' THEN {_ENGAGEMENTS_SQL} ELSE 0 END"
+    sql = f"""
+        WITH s AS ({cte}),
+        per_author AS (
+            SELECT p.platform, p.author_id, COUNT(*) AS posts,
+                   SUM(COALESCE(p.author_followers, 0)) AS potential_impressions,
+                   SUM({eng}) AS engagements
+            {join}
+            WHERE p.author_id IS NOT NULL
+            GROUP BY p.platform, p.author_id
+        )
+        SELECT t.*, a.username, a.name, a.followers_count
+        FROM per_author t
+        LEFT JOIN authors a ON a.platform = t.platform AND a.id = t.author_id
+        ORDER BY t.potential_impressions DESC, t.posts DESC, LENGTH(t.author_id), t.author_id
+        LIMIT :top_n
+    """
+    out = []
+    for rank, row in enumerate(conn.execute(text(sql), params | {"top_n": n}).mappings(), 1):
+        out.append(
+            {
+                "rank": rank,
+                "author_id": row["author_id"],
+                "platform": row["platform"],
+                "username": row["username"],
+                "name": row["name"],
+                "posts": int(row["posts"]),
+                "potential_impressions": int(row["potential_impressions"] or 0),
+                "engagements": int(row["engagements"] or 0),
+                "followers_count": row["followers_count"],
+            }
+        )
+    return out
+
+
+def top_hashtags(
+    conn: Connection, settings: Settings, first: dt.date, last: dt.date, n: int
+) -> list[dict[str, Any]]:
+    """Return the ``n`` hashtags most often used beside the campaign's own, with post counts.
+
+    Counts posts of the period (every kind) that carry each tag, as stored: casefolded,
+    without ``#``. The column is streamed through a server-side cursor in chunks, so the
+    period's posts never sit in memory at once.
+    """
+    cte, join, params = window_sql(settings, first, last)
+    sql = f"WITH s AS ({cte}) SELECT p.hashtags {join} WHERE p.hashtags <> ''"
+    own = set(settings.campaign.hashtag_terms)
+    counts: Counter[str] = Counter()
+    result = conn.execution_options(yield_per=_STREAM_ROWS).execute(text(sql), params)
+    for (tags,) in result:
+        counts.update(t for t in tags.split() if t not in own)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [{"rank": i, "hashtag": tag, "posts": c} for i, (tag, c) in enumerate(ranked, 1)]
+
+
+def kind_shares(totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return posts of each kind and their share of the period's posts (0.0 with none)."""
+    posts = totals["posts"]
+    return [
+        {
+            "kind": kind,
+            "posts": totals[KIND_KEYS[kind]],
+            "share": totals[KIND_KEYS[kind]] / posts if posts else 0.0,
+        }
+        for kind in KINDS
+    ]
+
+
+def campaign_vs_others(
+    conn: Connection, settings: Settings, first: dt.date, last: dt.date
+) -> list[dict[str, Any]]:
+    """Return two rows: posts by the campaign's own accounts, and everyone else's.
+
+    An own post is one whose author's username (authors table) equals a campaign account,
+    compared casefolded; an author with no known username counts as someone else.
+    Each row: posts, potential impressions, engagements (retweets' copies excluded).
+    """
+    terms = settings.campaign.account_terms
+    cte, join, params = window_sql(settings, first, last)
+    # usernames on X are ASCII, where LOWER in SQL and str.casefold agree
+    names = ", ".join(f":acct{i}" for i in range(len(terms))) or "NULL"
+    params = params | {f"acct{i}": t for i, t in enumerate(terms)}
+    sql = f"""
+        WITH s AS ({cte})
+        SELECT CASE WHEN LOWER(a.username) IN ({names}) THEN 1 ELSE 0 END AS own,
+               COUNT(*) AS posts,
+               COUNT(DISTINCT p.author_id) AS contributors,
+               SUM(COALESCE(p.author_followers, 0)) AS potential_impressions,
+               SUM(CASE WHEN p.kind <> 'retweet' THEN {_ENGAGEMENTS_SQL} ELSE 0 END)
+                   AS engagements
+        {join}
+        LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
+        GROUP BY 1
+    """
+    found = {int(r["own"]): r for r in conn.execute(text(sql), params).mappings()}
+    label = ", ".join(f"@{a.strip().lstrip('@')}" for a in settings.campaign.accounts)
+    out = []
+    for own, group, who in (
+        (1, "campaign", label or "(no accounts configured)"),
+        (0, "others", "everyone else"),
+    ):
+        row = found.get(own) or {}
+        out.append(
+            {
+                "group": group,
+                "label": who,
+                "posts": int(row.get("posts") or 0),
+                "contributors": int(row.get("contributors") or 0),
+                "potential_impressions": int(row.get("potential_impressions") or 0),
+                "engagements": int(row.get("engagements") or 0),
+            }
+        )
+    return out
+
+
+def baseline_pace(
+    conn: Connection,
+    settings: Settings,
+    window_days: Sequence[dict[str, Any]],
+    window_totals: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the cumulative baseline metric for each campaign day reported so far.
+
+    ``window_days`` are stats_object days from ``campaign.start`` on, in order. Posts,
+    potential impressions and engagements add up day by day; contributors and potential
+    reach count each author once, so their value on day k is taken over days 1..k as one
+    period (METRICS.md never sums reach across days). ``window_totals``, the figures over
+    all of ``window_days``, saves recomputing the last of those periods. Each day carries
+    its share of the baseline and what each remaining campaign day would need to pass it.
+    """
+    b = settings.baseline
+    metric = b.metric if b is not None else "potential_impressions"
+    campaign_days = settings.campaign.days()
+    dates = [dt.date.fromisoformat(d["date"]) for d in window_days]
+    cumulative: list[int] = []
+    running = 0
+    for k, day in enumerate(window_days):
+        if metric in ADDITIVE_METRICS:
+            running += day[metric]
+            cumulative.append(running)
+        elif k == len(window_days) - 1 and window_totals is not None:
+            cumulative.append(window_totals[metric])
+        else:
+            _, totals = period_figures(conn, settings, dates[: k + 1])
+            cumulative.append(totals[metric])
+    rows = []
+    for day, value in zip(dates, cumulative, strict=True):
+        days_left = sum(1 for d in campaign_days if d > day)
+        row: dict[str, Any] = {
+            "date": day.isoformat(),
+            "cumulative": value,
+            "progress": None,
+            "days_left": days_left,
+            "needed_per_day": None,
+        }
+        if b is not None:
+            remaining = max(0.0, b.value - value)
+            row["progress"] = value / b.value
+            if days_left:
+                row["needed_per_day"] = remaining / days_left
+        rows.append(row)
+    last = rows[-1] if rows else None
+    passed_on = next(
+        (r["date"] for r in rows if b is not None and r["cumulative"] >= b.value), None
+    )
+    return {
+        "metric": metric,
+        "label": b.label if b is not None else None,
+        "baseline": b.value if b is not None else None,
+        "days": rows,
+        "cumulative": last["cumulative"] if last else 0,
+        "progress": last["progress"] if last else (0.0 if b is not None else None),
+        "passed": bool(b is not None and last is not None and last["cumulative"] >= b.value),
+        "passed_on": passed_on,
+        "days_left": last["days_left"] if last else len(campaign_days),
+        "needed_per_day": last["needed_per_day"] if last else None,
+    }
+
+
+def collection_coverage(
+    conn: Connection,
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    totals: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Return how complete the period's data is: runs, failures, gaps, idle hours, counts.
+
+    Runs count when they started within the period. Gaps are those that collect passes
+    recorded (``gap_from``/``gap_to``) and that overlap the period. Hours with no
+    collect pass are counted over the period up to ``now``, and only when at least one
+    collect pass ran in it (an imported archive has no passes to miss).
+    """
+    lo_ms, hi_ms = period_bounds_ms(settings, first, last)
+    lo, hi = utc_text(_moment(lo_ms)), utc_text(_moment(hi_ms))
+    bounds = {"lo": lo, "hi": hi}
+    kinds: dict[str, int] = {}
+    failed = 0
+    for kind, status, n in conn.execute(
+        text(
+            "SELECT kind, status, COUNT(*) FROM collection_runs "
+            "WHERE started_at >= :lo AND started_at < :hi GROUP BY kind, status"
+        ),
+        bounds,
+    ):
+        kinds[kind] = kinds.get(kind, 0) + int(n)
+        if status == "failed":
+            failed += int(n)
+    gaps = []
+    for run_id, started_at, gap_from, gap_to in conn.execute(
+        text(
+            "SELECT id, started_at, gap_from, gap_to FROM collection_runs "
+            "WHERE gap_from IS NOT NULL OR gap_to IS NOT NULL ORDER BY started_at, id"
+        )
+    ):
+        # an open end is unknown: bound it by the run that found the gap
+        start, end = gap_from or started_at, gap_to or started_at
+        if start < hi and end >= lo:
+            gaps.append({"run_id": int(run_id), "gap_from": gap_from, "gap_to": gap_to})
+    hours_checked = hours_missing = 0
+    missing: list[str] = []
+    if kinds.get("collect"):
+        # UTC text sorts as it reads, so its first 13 characters name the hour
+        active = {
+            h
+            for (h,) in conn.execute(
+                text(
+                    "SELECT DISTINCT SUBSTR(started_at, 1, 13) FROM collection_runs "
+                    "WHERE kind = 'collect' AND started_at >= :lo AND started_at < :hi"
+                ),
+                bounds,
+            )
+        }
+        stop = min(hi_ms, int(now.timestamp() * 1000))
+        hour = lo_ms - lo_ms % HOUR_MS
+        while hour + HOUR_MS <= stop:
+            hours_checked += 1
+            label = utc_text(_moment(hour))[:13]
+            if label not in active:
+                hours_missing += 1
+                missing.append(label + ":00Z")
+            hour += HOUR_MS
+    return {
+        "posts": totals["posts"],
+        "stored_posts": None,
+        "posts_without_followers": totals["posts_without_followers"],
+        "impressions_coverage": totals["impressions_coverage"],
+        "runs": sum(kinds.values()),
+        "runs_by_kind": dict(sorted(kinds.items())),
+        "runs_failed": failed,
+        "gaps": gaps,
+        "hours_checked": hours_checked,
+        "hours_without_collect_run": hours_missing,
+        "hours_without_collect_run_list": missing[:48],
+    }
+
+
+# --- whole reports ----------------------------------------------------------------------
+
+
+def _read_snapshot(conn: Connection) -> Connection:
+    # one report, one snapshot: on PostgreSQL every query must see the same committed data
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        return conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
+
+
+def _parts(
+    conn: Connection,
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    figures: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    n = settings.reports.top_n
+    totals = figures["totals"]
+    coverage = collection_coverage(conn, settings, first, last, totals, now)
+    coverage["stored_posts"] = figures["stored"]["posts"]
+    return {
+        "hours": hourly_activity(conn, settings, first, last),
+        "top_posts": top_posts(conn, settings, first, last, n),
+        "top_contributors": top_contributors(conn, settings, first, last, n),
+        "top_hashtags": top_hashtags(conn, settings, first, last, n),
+        "kinds": kind_shares(totals),
+        "campaign_vs_others": campaign_vs_others(conn, settings, first, last),
+        "coverage": coverage,
+    }
+
+
+def daily_data(
+    conn: Connection,
+    settings: Settings,
+    day: dt.date,
+    *,
+    simulated: bool = False,
+    now: dt.datetime | None = None,
+) -> ReportData:
+    """Return the data of the daily report for local date ``day``.
+
+    ``figures`` is stats_object for that one day; ``to_date`` is stats_object from the
+    campaign's first day through ``day`` (the whole window once the week is over; None
+    before it starts), from which the pace against the baseline is drawn.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    conn = _read_snapshot(conn)
+    figures = stats_object(conn, settings, day, day)
+    c = settings.campaign
+    to_date = None
+    if day >= c.start:
+        to_date = stats_object(conn, settings, c.start, min(day, c.end))
+    pace = baseline_pace(
+        conn,
+        settings,
+        to_date["days"] if to_date else [],
+        to_date["totals"] if to_date else None,
+    )
+    return ReportData(
+        kind="daily",
+        settings=settings,
+        day=day,
+        days=[day],
+        figures=figures,
+        to_date=to_date,
+        pace=pace,
+        generated_at=now,
+        simulated=simulated,
+        **_parts(conn, settings, day, day, figures, now),
+    )
+
+
+def summary_data(
+    conn: Connection,
+    settings: Settings,
+    *,
+    simulated: bool = False,
+    now: dt.datetime | None = None,
+) -> ReportData:
+    """Return the data of the end-of-week summary: the campaign window against the baseline."""
+    now = now or dt.datetime.now(dt.UTC)
+    conn = _read_snapshot(conn)
+    figures = stats_object(conn, settings)
+    days = settings.campaign.days()
+    pace = baseline_pace(conn, settings, figures["days"], figures["totals"])
+    return ReportData(
+        kind="summary",
+        settings=settings,
+        day=None,
+        days=days,
+        figures=figures,
+        to_date=None,
+        pace=pace,
+        generated_at=now,
+        simulated=simulated,
+        **_parts(conn, settings, days[0], days[-1], figures, now),
+    )

@@ -1,0 +1,193 @@
+"""HTML pages of the reports (jinja2): one self-contained file each, plus the folder index.
+
+Autoescaping is on for every template and user text (post text, usernames, names,
+hashtags) is never marked safe. Charts are embedded as ``data:`` URIs and the CSS is
+inline, so a page opens offline and survives being e-mailed; its Content-Security-Policy
+allows nothing else to load or run.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from reports.charts import Chart, day_label, plural
+from reports.figures import ReportData
+from reports.render import (
+    FILE_PARTS,
+    SIMULATED_BANNER,
+    day_position,
+    definitions,
+    local_stamp,
+    long_day,
+    metric_name,
+    num,
+    pct,
+    report_title,
+    tags_text,
+    write_file,
+)
+
+# nothing may load or run except the inline styles and the embedded PNGs
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def clip(value: str | None, limit: int = 120) -> str:
+    """Return text cut to ``limit`` characters with an ellipsis: a 10,000-character name fits."""
+    if value is None:
+        return ""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def https_only(url: str | None) -> str | None:
+    """Return ``url`` if it is an https address, else None: a link is never another scheme."""
+    if isinstance(url, str) and url.startswith("https://"):
+        return url
+    return None
+
+
+@cache
+def environment() -> Environment:
+    """Return the jinja2 environment: package templates, autoescape on, strict undefined."""
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        num=num,
+        pct=pct,
+        clip=clip,
+        https_only=https_only,
+        long_day=long_day,
+        short_day=day_label,
+        metric_name=metric_name,
+        plural=plural,
+    )
+    return env
+
+
+def _chart_view(chart: Chart, file_name: str | None) -> dict[str, Any]:
+    return {
+        "name": chart.name,
+        "title": chart.title,
+        "alt": chart.alt,
+        "src": "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii"),
+        "file": file_name,
+    }
+
+
+def report_html(
+    report: ReportData, charts: list[Chart], chart_files: dict[str, str], files: list[str]
+) -> str:
+    """Return the report's page: headline figures, progress, charts, tables, methodology.
+
+    ``chart_files`` names the PNG written for each chart (if any) and ``files`` the other
+    files of this report, listed at the foot of the page as downloads.
+    """
+    settings = report.settings
+    template = environment().get_template(f"{report.kind}.html")
+    return template.render(
+        r=report,
+        title=report_title(report),
+        settings=settings,
+        campaign=settings.campaign,
+        baseline=settings.baseline,
+        tags=tags_text(settings),
+        position=day_position(report),
+        generated=local_stamp(report.generated_at, settings.campaign.tz),
+        charts={c.name: _chart_view(c, chart_files.get(c.name)) for c in charts},
+        definitions=definitions(settings),
+        files=files,
+        banner=SIMULATED_BANNER if report.simulated else None,
+        csp=CSP,
+    )
+
+
+def write_report_html(
+    report: ReportData,
+    charts: list[Chart],
+    chart_files: dict[str, str],
+    files: list[str],
+    path: Path,
+) -> Path:
+    """Write the report's page to ``path`` and return it."""
+    html = report_html(report, charts, chart_files, files)
+    return write_file(path, html.encode("utf-8"))
+
+
+# --- the folder index -------------------------------------------------------------------
+
+SIMULATED_MARK = '<meta name="hashmon-simulated" content="yes">'
+_KIND_ORDER = {".html": 0, ".pdf": 1, ".xlsx": 2, ".csv": 3, ".json": 4, ".png": 5}
+
+
+def _report_groups(out_dir: Path) -> list[dict[str, Any]]:
+    """Return the reports in ``out_dir`` (each a page and its sibling files), newest first."""
+    groups: dict[str, list[Path]] = {}
+    for path in out_dir.iterdir():
+        name = path.name
+        if not path.is_file() or name.startswith(".") or name == "index.html":
+            continue
+        if not name.startswith(("daily-", "summary-")) or path.suffix not in _KIND_ORDER:
+            continue
+        # daily-2017-06-12[-part].ext, summary-NAME[-part].ext
+        stem = path.stem
+        for part in sorted(FILE_PARTS, key=len, reverse=True):  # "top-contributors" first
+            base = stem[: -len(part) - 1]
+            if stem.endswith("-" + part) and base.startswith(("daily-", "summary-")):
+                stem = base
+                break
+        groups.setdefault(stem, []).append(path)
+    out = []
+    for stem, paths in groups.items():
+        page = next((p for p in paths if p.name == f"{stem}.html"), None)
+        simulated = False
+        if page is not None:
+            with page.open("r", encoding="utf-8", errors="replace") as fh:
+                simulated = SIMULATED_MARK in fh.read(4096)
+        newest = max(p.stat().st_mtime for p in paths)
+        paths.sort(key=lambda p: (_KIND_ORDER[p.suffix], p.name))
+        out.append(
+            {
+                "stem": stem,
+                "kind": "Daily report" if stem.startswith("daily-") else "End-of-week summary",
+                "day": stem[len("daily-") :] if stem.startswith("daily-") else None,
+                "page": page.name if page else None,
+                "files": [p.name for p in paths if p != page],
+                "simulated": simulated,
+                "modified": dt.datetime.fromtimestamp(newest, dt.UTC),
+                "sort": newest,
+            }
+        )
+    # newest first: by when written, then summaries before dailies, later days first
+    out.sort(key=lambda g: (g["sort"], g["stem"].startswith("summary-"), g["stem"]), reverse=True)
+    return out
+
+
+def write_index(out_dir: Path) -> Path:
+    """Write ``index.html`` linking every report file in ``out_dir``, newest first; return it."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups = _report_groups(out_dir)
+    html = (
+        environment()
+        .get_template("index.html")
+        .render(
+            groups=groups,
+            banner=SIMULATED_BANNER if any(g["simulated"] for g in groups) else None,
+            csp=CSP,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    )
+    return write_file(out_dir / "index.html", html.encode("utf-8"))

@@ -1,0 +1,394 @@
+"""The `hashmon` command line: import and stats on real archives, and every failure as one
+line with the documented exit status (1 at run time, 2 for bad usage or config).
+
+Successes go through click's CliRunner on ``jobs.cli.cli``; failures through
+``jobs.cli.main``, which is where errors become one line and an exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jobs.cli import cli, main
+from monitor.config import load_settings
+from monitor.store import make_engine, stored_counts
+from reports.metrics import stats_object
+
+JSONL = Path(__file__).parent / "fixtures" / "x-api-v2" / "twarc2-jsonl"
+SEARCH = JSONL / "twarc2sql__search_example.jsonl"
+USERS = JSONL / "twarc-csv__users.jsonl"
+CAMPAIGN = """\
+[campaign]
+name = "BLM23"
+hashtags = ["#BlackLivesMatter"]
+accounts = ["@Alima1000"]
+start = 2023-04-06
+end = 2023-04-09
+timezone = "Europe/Moscow"
+
+[baseline]
+label = "last year"
+metric = "potential_reach"
+value = 400000
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No override from the environment, no ./hashmon.toml, and no log handler left behind."""
+    monkeypatch.delenv("HASHMON_CONFIG", raising=False)
+    monkeypatch.delenv("HASHMON_DATABASE_URL", raising=False)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_hashmon", False):
+            root.removeHandler(handler)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'x.db'}"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> str:
+    path = tmp_path / "blm.toml"
+    path.write_text(CAMPAIGN, encoding="utf-8")
+    return str(path)
+
+
+def run(*args: str) -> Result:
+    """Run ``hashmon ARGS`` through click's test runner; it must succeed."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run ``hashmon ARGS`` through ``main``; return (exit status, standard error)."""
+    with pytest.raises(SystemExit) as caught:
+        main(list(args))
+    err = capsys.readouterr().err
+    return caught.value.code, err
+
+
+def stored(url: str) -> dict[str, int]:
+    """What a fresh engine finds in the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return stored_counts(conn)
+    finally:
+        engine.dispose()
+
+
+# --- import and stats -----------------------------------------------------------------------
+
+
+def test_import_prints_one_line_per_file_and_a_total(db: str) -> None:
+    kpop, brexit = JSONL / "twarc-csv__kpop.jsonl", JSONL / "twarc-csv__brexit.jsonl"
+    result = run("--database", db, "import", str(kpop), str(brexit))
+    assert result.stdout == (
+        f"{kpop}: 1 pages, 100 posts seen, 100 new, 0 updated\n"
+        f"{brexit}: 1 pages, 100 posts seen, 100 new, 0 updated\n"
+        "total: 2 pages, 200 posts seen, 200 new, 0 updated\n"
+    )
+    again = run("--database", db, "import", str(kpop))
+    assert again.stdout == f"{kpop}: already imported (same contents); nothing changed\n"
+    assert stored(db)["posts"] == 200
+
+
+def test_stats_json_prints_the_stats_object(db: str, config: str) -> None:
+    run("--database", db, "import", str(SEARCH))
+    result = run("--config", config, "--database", db, "stats", "--json")
+    printed = json.loads(result.stdout)
+    engine = make_engine(db)
+    try:
+        with engine.connect() as conn:
+            want = stats_object(conn, load_settings(config, db))
+    finally:
+        engine.dispose()
+    assert printed == want
+    assert printed["campaign"]["name"] == "BLM23"
+    assert printed["baseline"] == {
+        "label": "last year",
+        "metric": "potential_reach",
+        "value": 400000,
+    }
+    assert printed["stored"]["posts"] == 500
+    assert [d["date"] for d in printed["days"]] == [f"2023-04-0{n}" for n in range(6, 10)]
+
+
+def test_stats_json_from_and_to_move_the_period(db: str, config: str) -> None:
+    run("--database", db, "import", str(SEARCH))
+    one = json.loads(
+        run(
+            "--config",
+            config,
+            "--database",
+            db,
+            "stats",
+            "--json",
+            "--from",
+            "2023-04-08",
+            "--to",
+            "2023-04-08",
+        ).stdout
+    )
+    assert [d["date"] for d in one["days"]] == ["2023-04-08"]
+    assert one["campaign"]["start"] == "2023-04-06"
+    start_only = json.loads(
+        run("--config", config, "--database", db, "stats", "--json", "--from", "2023-04-08").stdout
+    )
+    assert [d["date"] for d in start_only["days"]] == ["2023-04-08", "2023-04-09"]
+
+
+def test_stats_without_json_prints_a_table_and_what_is_stored(db: str) -> None:
+    run("--database", db, "import", str(JSONL / "twarc-csv__kpop.jsonl"))
+    out = run("--database", db, "stats").stdout
+    assert "potential_impressions against #IMHAW16 (10,000,000): 0.00%" in out
+    assert out.rstrip().endswith("stored: 100 posts by 87 authors (all dates)")
+
+
+def test_import_skip_bad_lines_lists_the_skipped_lines(db: str) -> None:
+    path = JSONL / "twarc-csv__streaming_output_with_error.jsonl"
+    result = run("--database", db, "import", "--skip-bad-lines", str(path))
+    assert result.stdout == (
+        f"{path}: 7 pages, 7 posts seen, 7 new, 0 updated; skipped 1 bad line(s): 8\n"
+    )
+    assert stored(db)["posts"] == 7
+
+
+def test_hashmon_database_url_chooses_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_db = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("HASHMON_DATABASE_URL", env_db)
+    run("import", str(JSONL / "twarc-csv__kpop.jsonl"))
+    assert stored(env_db)["posts"] == 100
+    option_db = f"sqlite:///{tmp_path / 'option.db'}"
+    run("--database", option_db, "import", str(JSONL / "twarc-csv__brexit.jsonl"))
+    assert stored(option_db)["posts"] == 100
+    assert stored(env_db)["posts"] == 100
+
+
+def test_hashmon_config_chooses_the_campaign(
+    db: str, config: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHMON_CONFIG", config)
+    printed = json.loads(run("--database", db, "stats", "--json").stdout)
+    assert printed["campaign"]["name"] == "BLM23"
+
+
+# --- failures: one line, the right exit status, nothing stored ------------------------------
+
+
+def test_importing_a_missing_file_fails_with_status_1(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    code, err = fails(capsys, "--database", db, "import", str(SEARCH), str(missing))
+    assert code == 1
+    assert err == f"Error: {missing}: file not found; check the path\n"
+    assert stored(db)["posts"] == 0
+
+
+def test_importing_a_users_archive_fails_with_status_1(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    code, err = fails(capsys, "--database", db, "import", str(SEARCH), str(USERS))
+    assert code == 1
+    assert err == (
+        f"Error: {USERS}, line 1: holds users, not posts; "
+        "hashmon imports post archives (twarc2 search or stream output)\n"
+    )
+    assert stored(db) == {"posts": 0, "authors": 0}
+
+
+def test_importing_a_file_with_a_bad_line_fails_with_status_1_and_stores_nothing(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(SEARCH.read_text(encoding="utf-8").splitlines()[0] + '\n{"data": [{"id": "1"')
+    code, err = fails(capsys, "--database", db, "import", str(SEARCH), str(bad))
+    assert code == 1
+    assert err == (
+        f"Error: {bad}, line 2: not valid JSON (unexpected end of data); a twarc2 file has one "
+        "JSON object per line; fix it, or pass --skip-bad-lines to import the rest\n"
+    )
+    assert stored(db) == {"posts": 0, "authors": 0}
+
+
+def test_a_bad_config_file_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[campaign]\nstart = "june"\n')
+    code, err = fails(capsys, "--config", str(bad), "--database", db, "stats")
+    assert code == 2
+    # the line the README shows for this very mistake
+    assert err == (
+        f"Error: config error in {bad}: campaign.start: Input should be a valid date or "
+        "datetime, input is too short (got 'june')\n"
+    )
+
+
+def test_a_missing_config_file_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.toml"
+    code, err = fails(capsys, "--config", str(missing), "--database", db, "stats")
+    assert code == 2
+    assert err == (
+        f"Error: config file {missing} not found; copy config.example.toml there or pass --config\n"
+    )
+
+
+def test_a_missing_hashmon_config_file_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nowhere.toml"
+    monkeypatch.setenv("HASHMON_CONFIG", str(missing))
+    code, err = fails(capsys, "--database", db, "stats")
+    assert code == 2
+    assert err == (
+        f"Error: config file {missing} (from HASHMON_CONFIG) not found; "
+        "copy config.example.toml there or pass --config\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        (
+            "foo://",
+            "Error: database 'foo' is not supported; use sqlite:///FILE or postgresql+psycopg://",
+        ),
+        (
+            "nonsense",
+            "Error: bad database URL: expected e.g. sqlite:///hashmon.db or "
+            "postgresql+psycopg://user@host:5432/dbname (--database, HASHMON_DATABASE_URL "
+            "or [database] url)",
+        ),
+    ],
+)
+def test_a_bad_database_url_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], url: str, line: str
+) -> None:
+    code, err = fails(capsys, "--database", url, "stats")
+    assert (code, err) == (2, line + "\n")
+
+
+def test_an_unreachable_postgresql_fails_with_status_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, err = fails(
+        capsys, "--database", "postgresql+psycopg://postgres:pw@127.0.0.1:5999/x", "stats"
+    )
+    assert code == 1
+    assert re.fullmatch(
+        r"Error: cannot use database postgresql\+psycopg://postgres:\*\*\*@127\.0\.0\.1:5999/x: "
+        r"[^\n]*5999[^\n]*; check --database, HASHMON_DATABASE_URL or \[database\] url\n",
+        err,
+    ), err
+
+
+def test_from_after_to_fails_with_status_2(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    code, err = fails(
+        capsys, "--database", db, "stats", "--from", "2017-06-14", "--to", "2017-06-12"
+    )
+    assert code == 2
+    assert err == (
+        "Error: the period starts on 2017-06-14, after it ends on 2017-06-12; "
+        "give --from on or before --to\n"
+    )
+
+
+def test_from_after_the_campaign_end_alone_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    code, err = fails(capsys, "--database", db, "stats", "--from", "2017-06-20")
+    assert code == 2
+    assert err.splitlines() == [
+        "Error: the period starts on 2017-06-20, after it ends on 2017-06-16; "
+        "give --from on or before --to"
+    ]
+
+
+@pytest.mark.parametrize("value", ["2017-13-01", "12/06/2017", "tomorrow"])
+def test_a_bad_date_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], db: str, value: str
+) -> None:
+    code, err = fails(capsys, "--database", db, "stats", "--from", value)
+    assert code == 2
+    # one line: what is wrong, and where the help is
+    assert err.splitlines() == [
+        f"Error: Invalid value for '--from': {value!r} is not a date like 2017-06-12; "
+        "see 'hashmon stats --help'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["import"], "Error: Missing argument 'PATH...'."),
+        (["bogus"], "Error: No such command 'bogus'."),
+        (["stats", "--jsn"], "Error: No such option"),
+    ],
+)
+def test_bad_usage_fails_with_status_2(
+    capsys: pytest.CaptureFixture[str], db: str, args: list[str], line: str
+) -> None:
+    code, err = fails(capsys, "--database", db, *args)
+    assert code == 2
+    # click's own wording (it shows the usage first); ours begins the last line
+    assert err.splitlines()[-1].startswith(line)
+    assert sum(1 for x in err.splitlines() if x.startswith("Error")) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "missing.jsonl"],
+        ["import", str(USERS)],
+        ["--database", "nonsense", "stats"],
+        ["stats", "--from", "2017-06-14", "--to", "2017-06-12"],
+    ],
+)
+def test_no_failure_shows_a_traceback_without_v(
+    capsys: pytest.CaptureFixture[str], db: str, args: list[str]
+) -> None:
+    code, err = fails(capsys, "--database", db, *args)
+    assert code in (1, 2)
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_v_shows_the_traceback_of_a_failure(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    code, err = fails(capsys, "-v", "--database", db, "import", str(missing))
+    assert code == 1
+    assert err.startswith("Traceback (most recent call last):")
+    assert "ImportFileError" in err
+    assert err.splitlines()[-1] == f"Error: {missing}: file not found; check the path"
+
+
+def test_main_exits_0_on_success(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--database", db, "stats", "--json"])
+    assert caught.value.code == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["stored"] == {"posts": 0, "authors": 0}
+    assert out.err == ""

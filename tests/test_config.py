@@ -1,0 +1,218 @@
+"""Configuration: #IMHAW17 defaults, a ConfigError naming every bad key, and precedence
+(--config / --database, then HASHMON_CONFIG / HASHMON_DATABASE_URL, then ./hashmon.toml)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Baseline, load_settings
+from monitor.errors import ConfigError
+
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No override from the caller's environment, and a current folder without hashmon.toml."""
+    monkeypatch.delenv("HASHMON_CONFIG", raising=False)
+    monkeypatch.delenv("HASHMON_DATABASE_URL", raising=False)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def toml(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_defaults_describe_imhaw17() -> None:
+    settings = load_settings()
+    c = settings.campaign
+    assert c.name == "IMHAW17"
+    assert c.hashtags == ("IMHAW17",)
+    assert c.accounts == ("first1001days",)
+    assert (c.start, c.end) == (dt.date(2017, 6, 12), dt.date(2017, 6, 16))
+    assert c.timezone == "Europe/London"
+    assert settings.baseline == Baseline(
+        label="#IMHAW16", metric="potential_impressions", value=10_000_000
+    )
+    assert settings.database.url == "sqlite:///hashmon.db"
+    assert settings.origin == "built-in defaults"
+
+
+def test_the_documented_example_config_is_valid_and_states_the_defaults() -> None:
+    example = load_settings(str(REPO / "config.example.toml"))
+    defaults = load_settings()
+    assert example.campaign == defaults.campaign
+    assert example.baseline == defaults.baseline
+    assert example.database == defaults.database
+
+
+def test_a_file_sets_the_campaign(tmp_path: Path) -> None:
+    path = toml(
+        tmp_path / "c.toml",
+        '[campaign]\nname = "MHAW23"\nhashtags = ["#MHAW23", "mentalhealth"]\n'
+        'accounts = ["@mentalhealth"]\nstart = 2023-05-15\nend = 2023-05-21\n'
+        'timezone = "America/New_York"\n',
+    )
+    c = load_settings(path).campaign
+    assert (c.name, c.hashtags, c.accounts) == (
+        "MHAW23",
+        ("#MHAW23", "mentalhealth"),
+        ("@mentalhealth",),
+    )
+    assert (c.start, c.end, c.timezone) == (
+        dt.date(2023, 5, 15),
+        dt.date(2023, 5, 21),
+        "America/New_York",
+    )
+
+
+def test_a_file_without_a_baseline_table_compares_against_nothing(tmp_path: Path) -> None:
+    path = toml(tmp_path / "c.toml", '[campaign]\nname = "X"\n')
+    assert load_settings(path).baseline is None
+
+
+def test_a_partial_baseline_table_keeps_the_other_defaults(tmp_path: Path) -> None:
+    path = toml(tmp_path / "c.toml", '[baseline]\nmetric = "posts"\nvalue = 250\n')
+    assert load_settings(path).baseline == Baseline(label="#IMHAW16", metric="posts", value=250)
+
+
+# --- bad keys -------------------------------------------------------------------------------
+
+BAD = {
+    "start-not-a-date": ('[campaign]\nstart = "june"\n', "campaign.start: "),
+    "end-not-a-date": ("[campaign]\nend = 20170616\n", "campaign.end: "),
+    "metric-unknown": ('[baseline]\nmetric = "likes"\n', "baseline.metric: "),
+    "value-zero": ("[baseline]\nvalue = 0\n", "baseline.value: Input should be greater than 0"),
+    "value-negative": ("[baseline]\nvalue = -5\n", "baseline.value: "),
+    "timezone": (
+        '[campaign]\ntimezone = "Mars/Olympus"\n',
+        "campaign.timezone: expected an IANA time zone name such as Europe/London",
+    ),
+    "end-before-start": (
+        "[campaign]\nstart = 2017-06-16\nend = 2017-06-12\n",
+        "campaign: campaign.end must be on or after campaign.start",
+    ),
+    "empty-hashtag": ('[campaign]\nhashtags = ["#"]\n', "campaign.hashtags: "),
+    "hashtags-not-a-list": ('[campaign]\nhashtags = "IMHAW17"\n', "campaign.hashtags: "),
+    "no-terms": (
+        "[campaign]\nhashtags = []\naccounts = []\n",
+        "campaign: give at least one of campaign.hashtags or campaign.accounts",
+    ),
+    "database-url-not-text": ("[database]\nurl = 5\n", "database.url: "),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_bad_value_is_a_config_error_naming_its_key(tmp_path: Path, case: str) -> None:
+    text, key_message = BAD[case]
+    path = toml(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(f"config error in {path}: {key_message}")
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("[campaign]\nhashtag = ['x']\n", "campaign.hashtag"), ("[foo]\nbar = 1\n", "foo")],
+    ids=["misspelt-key", "unknown-table"],
+)
+def test_an_unknown_key_is_a_config_error_naming_it(tmp_path: Path, text: str, key: str) -> None:
+    path = toml(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"config error in {path}: {key}: unknown key; "
+        "see config.example.toml for the keys hashmon reads"
+    )
+
+
+def test_a_file_that_is_not_toml_is_a_config_error(tmp_path: Path) -> None:
+    path = toml(tmp_path / "bad.toml", '[campaign\nname = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert message.startswith(f"config error in {path}: not valid TOML (")
+    assert message.endswith("); fix the file")
+    assert caught.value.exit_code == 2
+
+
+# --- where settings come from ---------------------------------------------------------------
+
+
+def test_hashmon_toml_in_the_current_folder_is_read(clean_env: Path) -> None:
+    toml(clean_env / "hashmon.toml", '[campaign]\nname = "HERE"\n')
+    assert load_settings().campaign.name == "HERE"
+
+
+def test_hashmon_config_beats_the_current_folder(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml(clean_env / "hashmon.toml", '[campaign]\nname = "HERE"\n')
+    monkeypatch.setenv("HASHMON_CONFIG", toml(tmp_path / "env.toml", '[campaign]\nname = "ENV"\n'))
+    assert load_settings().campaign.name == "ENV"
+
+
+def test_the_config_option_beats_hashmon_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHMON_CONFIG", toml(tmp_path / "env.toml", '[campaign]\nname = "ENV"\n'))
+    option = toml(tmp_path / "opt.toml", '[campaign]\nname = "OPTION"\n')
+    assert load_settings(option).campaign.name == "OPTION"
+
+
+def test_a_missing_config_option_file_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(missing))
+    assert str(caught.value) == (
+        f"config file {missing} not found; copy config.example.toml there or pass --config"
+    )
+
+
+def test_a_missing_hashmon_config_file_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nowhere.toml"
+    monkeypatch.setenv("HASHMON_CONFIG", str(missing))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"config file {missing} (from HASHMON_CONFIG) not found; "
+        "copy config.example.toml there or pass --config"
+    )
+
+
+def test_hashmon_database_url_beats_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = toml(tmp_path / "c.toml", '[database]\nurl = "sqlite:///from-file.db"\n')
+    assert load_settings(path).database.url == "sqlite:///from-file.db"
+    monkeypatch.setenv("HASHMON_DATABASE_URL", "sqlite:///from-env.db")
+    assert load_settings(path).database.url == "sqlite:///from-env.db"
+    assert load_settings().database.url == "sqlite:///from-env.db"
+
+
+def test_the_database_option_beats_hashmon_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHMON_DATABASE_URL", "sqlite:///from-env.db")
+    path = toml(tmp_path / "c.toml", '[database]\nurl = "sqlite:///from-file.db"\n')
+    assert load_settings(path, "sqlite:///opt.db").database.url == "sqlite:///opt.db"
+    assert load_settings(None, "sqlite:///opt.db").database.url == "sqlite:///opt.db"
+
+
+def test_an_empty_hashmon_config_is_no_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HASHMON_CONFIG", "")
+    monkeypatch.setenv("HASHMON_DATABASE_URL", "")
+    settings = load_settings()
+    assert settings.campaign.name == "IMHAW17"
+    assert settings.database.url == "sqlite:///hashmon.db"

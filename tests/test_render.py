@@ -1,0 +1,414 @@
+"""Report files: what each format holds, that they agree, and that hostile text is inert.
+
+Data arrives as hand-made API v2 pages imported through the real archive import
+(``tests.reportdata``); the files are parsed back with the standard library and
+openpyxl, never compared as opaque bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import re
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import Engine
+
+from monitor.config import Baseline, Campaign, Reports, Settings
+from reports.build import write_daily_report, write_index, write_summary_report
+from reports.metrics import stats_object
+from reports.render import SIMULATED_BANNER, num, pct, safe_name
+from reports.tables import FORMULA_PREFIXES, neutralise
+from tests import reportdata as rd
+
+NOW = dt.datetime(2017, 6, 17, 9, 0, tzinfo=dt.UTC)
+SETTINGS = Settings()
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class PageScan(HTMLParser):
+    """Every tag with its attributes, and the figures a page marks with ``data-figure``."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.figures: dict[str, tuple[str, str]] = {}  # path -> (data-value, text shown)
+        self.text: list[str] = []
+        self._pending: tuple[str, str] | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if a.get("data-figure"):
+            self._pending = (a["data-figure"], a.get("data-value") or "")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._pending is not None and data.strip():
+            path, value = self._pending
+            self.figures[path] = (value, data.strip())
+            self._pending = None
+
+    def attrs(self, name: str) -> list[str]:
+        return [a[name] or "" for _, a in self.tags if name in a]
+
+
+def _lookup(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = obj[part]
+    return obj
+
+
+def _by_suffix(files: list[Path], suffix: str) -> list[Path]:
+    return [p for p in files if p.suffix == suffix]
+
+
+@pytest.fixture
+def known(sqlite_engine: Engine, tmp_path: Path) -> Engine:
+    rd.build(sqlite_engine, tmp_path, rd.known_pages(), "known.jsonl")
+    return sqlite_engine
+
+
+@pytest.fixture
+def hostile(sqlite_engine: Engine, tmp_path: Path) -> Engine:
+    rd.build(sqlite_engine, tmp_path, rd.hostile_pages(), "hostile.jsonl")
+    return sqlite_engine
+
+
+# --- files and formats --------------------------------------------------------------------
+
+
+def test_the_summary_writes_every_format_beside_its_page(known: Engine, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = write_summary_report(known, SETTINGS, out, now=NOW)
+    assert sorted(p.name for p in files) == sorted(
+        [
+            "summary-IMHAW17.html",
+            "summary-IMHAW17.json",
+            "summary-IMHAW17.pdf",
+            "summary-IMHAW17.xlsx",
+            *(f"summary-IMHAW17-{c}.png" for c in ("pace", "daily-posts", "hours", "contributors")),
+            *(
+                f"summary-IMHAW17-{t}.csv"
+                for t in ("days", "top-posts", "top-contributors", "hashtags")
+            ),
+        ]
+    )
+    assert all(p.parent == out and p.stat().st_size > 0 for p in files)
+    for png in _by_suffix(files, ".png"):
+        assert png.read_bytes().startswith(PNG_SIGNATURE)
+    assert _by_suffix(files, ".pdf")[0].read_bytes().startswith(b"%PDF-")
+    assert not list(out.glob(".*"))  # no temporary file left behind
+
+
+def test_only_the_configured_formats_are_written(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("html", "csv"), top_n=2))
+    files = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
+    assert sorted(p.suffix for p in files) == [".csv"] * 4 + [".html"]
+    html = _by_suffix(files, ".html")[0].read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 4  # charts still embedded in the page
+    with (tmp_path / "daily-2017-06-12-top-posts.csv").open(encoding="utf-8-sig") as fh:
+        assert len(list(csv.reader(fh))) == 1 + 2  # header + top_n
+
+
+def test_file_names_are_safe_whatever_the_campaign_is_called(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(
+        campaign=Campaign(name="../../etc/pass wd:*?"), reports=Reports(formats=("html", "csv"))
+    )
+    out = tmp_path / "out"
+    files = write_summary_report(known, settings, out, now=NOW)
+    assert {p.parent for p in files} == {out}
+    assert "summary-etc-pass-wd.html" in {p.name for p in files}
+    assert safe_name("///") == "campaign"
+    assert safe_name("IMHAW17") == "IMHAW17"
+
+
+# --- the same figures everywhere ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["summary", "daily"])
+def test_headline_numbers_in_the_page_are_the_json_figures(
+    known: Engine, tmp_path: Path, kind: str
+) -> None:
+    settings = Settings(reports=Reports(formats=("html", "json")))
+    if kind == "summary":
+        files = write_summary_report(known, settings, tmp_path, now=NOW)
+    else:
+        files = write_daily_report(known, settings, dt.date(2017, 6, 13), tmp_path, now=NOW)
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    scan = PageScan(_by_suffix(files, ".html")[0].read_text(encoding="utf-8"))
+    expected_paths = {f"figures.totals.{k}" for k in ("posts", "contributors", "engagements")}
+    assert expected_paths <= set(scan.figures)
+    assert "pace.progress" in scan.figures
+    if kind == "daily":
+        assert "to_date.totals.potential_impressions" in scan.figures
+        assert "pace.needed_per_day" in scan.figures
+    for path, (value, shown) in scan.figures.items():
+        expected = _lookup(data, path)
+        if expected is None:
+            assert value == "null" and shown == "n/a", path
+        else:
+            assert float(value) == pytest.approx(expected), path
+            is_rate = path.endswith(("_rate", "progress", "coverage"))
+            assert shown == (pct(expected) if is_rate else num(expected)), path
+    with known.connect() as conn:
+        stats = stats_object(conn, SETTINGS)
+    if kind == "summary":
+        assert data["figures"]["totals"] == stats["totals"]
+        assert scan.figures["figures.totals.potential_reach"][1] == "6,300"
+
+
+def test_csv_and_workbook_carry_the_json_tables(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("csv", "xlsx", "json")))
+    files = write_summary_report(known, settings, tmp_path, now=NOW)
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    with (tmp_path / "summary-IMHAW17-days.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["date"] for r in rows] == [
+        *(d["date"] for d in data["figures"]["days"]),
+        "campaign total",
+    ]
+    assert [int(r["potential_reach"]) for r in rows] == [
+        *(d["potential_reach"] for d in data["figures"]["days"]),
+        data["figures"]["totals"]["potential_reach"],
+    ]
+    assert int(rows[-1]["potential_reach"]) < sum(int(r["potential_reach"]) for r in rows[:-1])
+    wb = load_workbook(tmp_path / "summary-IMHAW17.xlsx")
+    assert wb.sheetnames == [
+        "Summary",
+        "Days",
+        "Top posts",
+        "Top contributors",
+        "Hashtags",
+        "Definitions",
+    ]
+    posts = list(wb["Top posts"].iter_rows(values_only=True))
+    header, first = posts[0], posts[1]
+    assert first[header.index("id")] == data["top_posts"][0]["id"] == "1008"
+    assert first[header.index("created_at_utc")] == "2017-06-15T10:00:00.000000Z"
+    assert first[header.index("created_at_local")] == "2017-06-15 11:00 BST"
+    id_cells = [row[header.index("id")] for row in wb["Top posts"].iter_rows(min_row=2)]
+    assert all(c.data_type == "s" and c.number_format == "@" for c in id_cells)
+    keys = [row[0] for row in wb["Definitions"].iter_rows(min_row=2, values_only=True)]
+    assert {"potential_impressions", "potential_reach", "engagements"} <= set(keys)
+
+
+# --- hostile text -------------------------------------------------------------------------
+
+
+def _assert_inert_html(html: str) -> None:
+    scan = PageScan(html)
+    names = {tag for tag, _ in scan.tags}
+    assert not names & {"script", "iframe", "object", "embed", "link", "base", "form"}
+    for _, attrs in scan.tags:
+        assert not [a for a in attrs if a.lower().startswith("on")], attrs
+    for href in scan.attrs("href"):
+        # a post on X, or a file beside the page: never another scheme
+        assert href.startswith("https://x.com/") or re.fullmatch(r"[A-Za-z0-9._-]+", href), href
+    assert all(src.startswith("data:image/png;base64,") for src in scan.attrs("src"))
+    lowered = html.lower()
+    assert "<script" not in lowered and "<img src=x" not in lowered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "N" * 10_000 not in html  # the 10,000-character name is clipped
+    for tag, attrs in scan.tags:
+        if tag == "a" and attrs.get("target") == "_blank":
+            assert attrs.get("rel") == "noopener noreferrer"
+
+
+def _assert_neutralised(cells: list[str], *, xml: bool = False) -> None:
+    offenders = [c for c in cells if c.startswith(FORMULA_PREFIXES)]
+    assert offenders == []
+    for bad in ('=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "\t=1", "\r=1"):
+        # XML reads a stored carriage return back as a line feed
+        assert "'" + (bad.replace("\r", "\n") if xml else bad) in cells, repr(bad)
+
+
+def test_hostile_text_is_inert_in_every_format(hostile: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(top_n=20))  # every hostile post and author listed
+    files = write_summary_report(hostile, settings, tmp_path, now=NOW)
+    daily = settings.model_copy(
+        update={"reports": Reports(top_n=20, formats=("html", "csv", "xlsx", "json"))}
+    )
+    files += write_daily_report(hostile, daily, dt.date(2017, 6, 12), tmp_path, now=NOW)
+    for page in _by_suffix(files, ".html"):
+        _assert_inert_html(page.read_text(encoding="utf-8"))
+    for stem in ("summary-IMHAW17", "daily-2017-06-12"):
+        cells = []
+        for path in tmp_path.glob(f"{stem}-*.csv"):
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                cells += [c for row in csv.reader(fh) for c in row]
+        _assert_neutralised(cells)
+        wb = load_workbook(tmp_path / f"{stem}.xlsx")
+        xcells = [c for ws in wb for row in ws.iter_rows() for c in row]
+        assert not [c.coordinate for c in xcells if c.data_type == "f"]
+        _assert_neutralised([c.value for c in xcells if isinstance(c.value, str)], xml=True)
+    for path in _by_suffix(files, ".pdf"):
+        assert path.read_bytes().startswith(b"%PDF-")
+    data = orjson.loads((tmp_path / "summary-IMHAW17.json").read_bytes())
+    assert {p["username"] for p in data["top_posts"]} >= set(rd.hostile_strings())
+    assert {c["name"] for c in data["top_contributors"]} >= set(rd.hostile_strings())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("plain", "plain"),
+        ("a=1", "a=1"),
+        ("", ""),
+        (-2, -2),
+        (None, None),
+    ],
+)
+def test_neutralise_quotes_only_text_a_spreadsheet_would_run(value: Any, expected: Any) -> None:
+    assert neutralise(value) == expected
+
+
+# --- empty periods, the banner, campaign-agnostic output ------------------------------------
+
+
+def test_a_day_without_posts_renders_zeros(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("html", "json")))
+    files = write_daily_report(known, settings, dt.date(2017, 6, 14), tmp_path, now=NOW)
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    assert data["figures"]["totals"]["posts"] == 0
+    assert data["figures"]["totals"]["engagement_rate"] is None
+    assert data["top_posts"] == [] and data["top_contributors"] == []
+    html = _by_suffix(files, ".html")[0].read_text(encoding="utf-8")
+    assert "No posts were collected for Wednesday 14 June 2017" in html
+    assert PageScan(html).figures["figures.totals.posts"] == ("0", "0")
+
+
+@pytest.mark.parametrize(
+    ("day", "says"),
+    [
+        (dt.date(2017, 6, 10), "The campaign starts on Monday 12 June 2017"),
+        (dt.date(2017, 6, 20), "The campaign days are over"),
+    ],
+)
+def test_a_daily_report_outside_the_campaign_renders(
+    known: Engine, tmp_path: Path, day: dt.date, says: str
+) -> None:
+    settings = Settings(reports=Reports(formats=("html", "json", "pdf")))
+    files = write_daily_report(known, settings, day, tmp_path, now=NOW)
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    assert [d["date"] for d in data["figures"]["days"]] == [day.isoformat()]
+    assert says in _by_suffix(files, ".html")[0].read_text(encoding="utf-8")
+    assert _by_suffix(files, ".pdf")[0].read_bytes().startswith(b"%PDF-")
+
+
+def test_an_empty_database_renders_every_report(sqlite_engine: Engine, tmp_path: Path) -> None:
+    files = write_summary_report(sqlite_engine, SETTINGS, tmp_path, now=NOW)
+    assert len(files) == 12
+    data = orjson.loads((tmp_path / "summary-IMHAW17.json").read_bytes())
+    assert data["pace"]["progress"] == 0.0
+    assert data["coverage"]["posts"] == 0
+
+
+def test_simulated_reports_carry_the_banner_on_every_page(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("html",)))
+    write_summary_report(known, settings, tmp_path, simulated=True, now=NOW)
+    write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, simulated=True, now=NOW)
+    index = write_index(tmp_path)
+    for page in [*tmp_path.glob("*-*.html"), index]:
+        html = page.read_text(encoding="utf-8")
+        assert html.count(SIMULATED_BANNER) >= 1, page.name
+    real = tmp_path / "real"
+    write_summary_report(known, settings, real, now=NOW)
+    assert SIMULATED_BANNER not in (real / "summary-IMHAW17.html").read_text(encoding="utf-8")
+    assert SIMULATED_BANNER not in write_index(real).read_text(encoding="utf-8")
+
+
+def test_nothing_about_the_campaign_is_hard_coded(sqlite_engine: Engine, tmp_path: Path) -> None:
+    pages = [
+        rd.page(
+            [
+                rd.post("1", "102", "2030-01-06T15:00:00Z", "zzz #SleepWeek", tags=("SleepWeek",)),
+                rd.post("2", "103", "2030-01-07T04:30:00Z", "late", tags=("SleepWeek", "rest")),
+            ],
+            {"102": ("sleepcharity", "Sleep Charity", 300), "103": rd.USERS["103"]},
+        )
+    ]
+    rd.build(sqlite_engine, tmp_path, pages, "sleep.jsonl")
+    settings = Settings(
+        campaign=Campaign(
+            name="Sleep Week 2030",
+            hashtags=("#SleepWeek",),
+            accounts=("@sleepcharity",),
+            start=dt.date(2030, 1, 6),
+            end=dt.date(2030, 1, 8),
+            timezone="America/New_York",
+        ),
+        baseline=Baseline(label="#SleepWeek29", metric="posts", value=4),
+    )
+    files = write_summary_report(sqlite_engine, settings, tmp_path / "out", now=NOW)
+    html = (tmp_path / "out" / "summary-Sleep-Week-2030.html").read_text(encoding="utf-8")
+    for text in ("#SleepWeek29", "America/New_York", "Sleep Week 2030", "@sleepcharity", "50.0%"):
+        assert text in html, text
+    everything = "".join(p.read_text(encoding="utf-8", errors="ignore") for p in files)
+    for text in ("IMHAW", "first1001days", "Europe/London", "10,000,000"):
+        assert text not in everything, text
+    data = orjson.loads((tmp_path / "out" / "summary-Sleep-Week-2030.json").read_bytes())
+    # 04:30Z on the 7th is 23:30 on the 6th in New York
+    assert [d["posts"] for d in data["figures"]["days"]] == [2, 0, 0]
+    assert data["top_hashtags"] == [{"rank": 1, "hashtag": "rest", "posts": 1}]
+    assert data["campaign_vs_others"][0]["posts"] == 1
+
+
+# --- the index ----------------------------------------------------------------------------
+
+
+def test_the_index_links_every_report_file_newest_first(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("html", "png", "csv", "json")))
+    written = []
+    for i, make in enumerate(
+        [
+            lambda: write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW),
+            lambda: write_daily_report(known, settings, dt.date(2017, 6, 13), tmp_path, now=NOW),
+            lambda: write_summary_report(known, settings, tmp_path, now=NOW),
+        ]
+    ):
+        files = make()
+        for p in files:  # written a minute apart, oldest first
+            os.utime(p, (1_000_000 + 60 * i, 1_000_000 + 60 * i))
+        written += files
+    index = write_index(tmp_path)
+    hrefs = PageScan(index.read_text(encoding="utf-8")).attrs("href")
+    assert set(hrefs) == {p.name for p in written}
+    pages = [h for h in hrefs if h.endswith(".html")]
+    assert pages == ["summary-IMHAW17.html", "daily-2017-06-13.html", "daily-2017-06-12.html"]
+
+
+def test_an_index_of_an_empty_folder_says_so(tmp_path: Path) -> None:
+    assert "No reports" in write_index(tmp_path / "new").read_text(encoding="utf-8")
+
+
+# --- speed --------------------------------------------------------------------------------
+
+
+def test_a_summary_of_ten_thousand_posts_takes_well_under_four_seconds(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    rd.build(sqlite_engine, tmp_path, rd.bulk_pages(10_000, SETTINGS), "bulk.jsonl")
+    started = time.perf_counter()
+    files = write_summary_report(sqlite_engine, SETTINGS, tmp_path / "out", now=NOW)
+    elapsed = time.perf_counter() - started
+    assert len(files) == 12
+    assert elapsed < 4.0, f"summary of 10,000 posts took {elapsed:.2f}s"

@@ -1,0 +1,150 @@
+"""The summary page in a real headless Chromium: it renders, every chart decodes, the console
+stays silent, and a screenshot is kept in test-artifacts/summary.png to look at.
+
+Chromium is driven from its command line only (``--dump-dom``, ``--screenshot``,
+console messages through ``--enable-logging=stderr``): no test-only script is ever
+put into a report. The page's Content-Security-Policy turns any attempt to load or run
+something into a console message, so a silent console also means nothing external.
+Without Chromium the test skips, except with CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from monitor.config import Settings
+from reports.build import write_daily_report, write_summary_report
+from tests import reportdata as rd
+from tests.test_render import PageScan
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+NOW = dt.datetime(2017, 6, 17, 9, 0, tzinfo=dt.UTC)
+CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI: apt-get install -y chromium")
+        pytest.skip("Chromium not installed (apt-get install -y chromium)")
+    return found
+
+
+def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium once, offline-quiet, with console messages on stderr."""
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=True)
+
+
+def _console(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+def _decoded_png_size(data: bytes) -> tuple[int, int]:
+    """Return (width, height) of a PNG after inflating its pixels: a real decode, no Pillow."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert zlib.crc32(kind + body) == crc, f"bad CRC in {kind!r}"
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert header is not None
+    width, height, depth, colour = header[:4]
+    row = 1 + (width * CHANNELS[colour] * depth + 7) // 8  # filter byte + samples
+    assert len(zlib.decompress(idat)) == height * row
+    return width, height
+
+
+@pytest.fixture
+def campaign(sqlite_engine: Engine, tmp_path: Path) -> Engine:
+    rd.build(sqlite_engine, tmp_path, rd.known_pages(), "known.jsonl")
+    rd.build(sqlite_engine, tmp_path, rd.bulk_pages(2_000, Settings(), seed=7), "bulk.jsonl")
+    return sqlite_engine
+
+
+def test_the_summary_opens_in_chromium_with_every_chart_and_a_silent_console(
+    campaign: Engine, tmp_path: Path
+) -> None:
+    chromium = _chromium()
+    out = tmp_path / "reports"
+    write_summary_report(campaign, Settings(), out, simulated=True, now=NOW)
+    page = (out / "summary-IMHAW17.html").as_uri()
+
+    dumped = _run(chromium, tmp_path / "profile-dom", "--dump-dom", page)
+    assert _console(dumped.stderr) == []
+    scan = PageScan(dumped.stdout)
+    images = [a for tag, a in scan.tags if tag == "img"]
+    assert len(images) == 4
+    for img in images:
+        src, alt = img["src"] or "", img.get("alt") or ""
+        assert src.startswith("data:image/png;base64,")
+        width, height = _decoded_png_size(base64.b64decode(src.split(",", 1)[1]))
+        assert width > 0 and height > 0
+        assert len(alt) > 20
+    assert "Simulated data — not real posts" in "".join(scan.text)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "summary.png"
+    shot.unlink(missing_ok=True)
+    taken = _run(
+        chromium,
+        tmp_path / "profile-shot",
+        f"--screenshot={shot}",
+        "--window-size=1280,3000",
+        "--hide-scrollbars",
+        page,
+    )
+    assert _console(taken.stderr) == []
+    assert _decoded_png_size(shot.read_bytes()) == (1280, 3000)
+
+
+def test_hostile_posts_stay_text_in_chromium(sqlite_engine: Engine, tmp_path: Path) -> None:
+    chromium = _chromium()
+    rd.build(sqlite_engine, tmp_path, rd.hostile_pages(), "hostile.jsonl")
+    out = tmp_path / "reports"
+    write_daily_report(sqlite_engine, Settings(), dt.date(2017, 6, 12), out, now=NOW)
+    dumped = _run(
+        chromium, tmp_path / "profile", "--dump-dom", (out / "daily-2017-06-12.html").as_uri()
+    )
+    # a script that ran, or an injected tag that tried to load, would log to the console
+    assert _console(dumped.stderr) == []
+    scan = PageScan(dumped.stdout)
+    assert not [tag for tag, _ in scan.tags if tag == "script"]
+    assert not [a for _, attrs in scan.tags for a in attrs if a.startswith("on")]
+    assert "<script>alert(1)</script>" in "".join(scan.text)  # shown as text

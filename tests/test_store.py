@@ -1,0 +1,185 @@
+"""Storage: engines from URLs, and the batched upsert's first-sighting / latest-count rules.
+
+Runs on a real SQLite file and a real PostgreSQL database (the ``engine`` fixture).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from monitor.errors import ConfigError, DatabaseError
+from monitor.normalize import normalize_page
+from monitor.store import (
+    Observation,
+    Post,
+    display_url,
+    make_engine,
+    store_batch,
+    stored_counts,
+    writing,
+)
+from tests.conftest import make_db_url
+from tests.pages import counts, dump_tables, page, post, user
+
+
+def sight(engine: Engine, obj: dict, seen_at: str = "2017-06-12T10:00:00.000000Z"):
+    """Store one page the way a collect pass does; return (new, updated)."""
+    records = normalize_page(obj)
+    with writing(engine) as conn:
+        return store_batch(conn, records.posts, records.authors, run_id=None, seen_at=seen_at)
+
+
+def stored_post(engine: Engine, post_id: str) -> dict:
+    with engine.connect() as conn:
+        row = conn.execute(select(Post.__table__).where(Post.id == post_id)).mappings().one()
+    return dict(row)
+
+
+# --- engines --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("foo://", "database 'foo' is not supported; use sqlite:///FILE or postgresql+psycopg://"),
+        ("mysql://u@localhost/db", "database 'mysql' is not supported"),
+        ("nonsense", "bad database URL: expected e.g. sqlite:///hashmon.db"),
+        ("postgresql+asyncpg://u@localhost/db", "database driver postgresql+asyncpg is not"),
+    ],
+)
+def test_an_unusable_database_url_is_a_config_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_engine(url)
+    assert str(caught.value).startswith(message)
+    assert caught.value.exit_code == 2
+
+
+def test_an_unreachable_database_is_a_database_error_without_its_password() -> None:
+    url = "postgresql+psycopg://hashmon:s3cret-pw@127.0.0.1:5999/nothing"
+    with pytest.raises(DatabaseError) as caught:
+        make_engine(url)
+    message = str(caught.value)
+    assert message.startswith("cannot use database postgresql+psycopg://hashmon:***@127.0.0.1:5999")
+    assert message.endswith("; check --database, HASHMON_DATABASE_URL or [database] url")
+    assert "s3cret-pw" not in message
+    assert "\n" not in message
+    assert caught.value.exit_code == 1
+
+
+def test_display_url_masks_the_password() -> None:
+    shown = display_url("postgresql://me:topsecret@db.example:5432/hashmon")
+    assert "topsecret" not in shown
+    assert shown == "postgresql://me:***@db.example:5432/hashmon"
+
+
+def test_plain_postgresql_urls_use_psycopg(tmp_path: Path) -> None:
+    url = make_db_url("postgresql", tmp_path)
+    eng = make_engine(url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        assert eng.url.drivername == "postgresql+psycopg"
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM posts")).scalar() == 0
+    finally:
+        eng.dispose()
+
+
+def test_making_an_engine_again_keeps_what_is_stored(engine: Engine, db_url: str) -> None:
+    sight(engine, page(post("1"), users=[user("100", 5)]))
+    again = make_engine(db_url)
+    try:
+        with again.connect() as conn:
+            assert stored_counts(conn) == {"posts": 1, "authors": 1}
+    finally:
+        again.dispose()
+
+
+# --- first sighting, latest counts ----------------------------------------------------------
+
+
+def test_content_and_followers_come_from_the_first_sighting(engine: Engine) -> None:
+    # hand-written: the same post id seen twice with different content, to isolate the rule
+    sight(
+        engine,
+        page(post("1", "first", hashtags=["IMHAW17"]), users=[user("100", 10)]),
+        "2017-06-12T10:00:00.000000Z",
+    )
+    sight(
+        engine,
+        page(
+            post("1", "second", author_id="200", refs=["retweeted"], created_at=None),
+            users=[user("200", 999)],
+        ),
+        "2017-06-12T11:00:00.000000Z",
+    )
+    row = stored_post(engine, "1")
+    assert (row["text"], row["author_id"], row["kind"]) == ("first", "100", "original")
+    assert row["hashtags"].split() == ["imhaw17"]
+    assert row["author_followers"] == 10
+    assert row["created_at_ms"] is not None
+    assert (row["first_seen_at"], row["last_seen_at"]) == (
+        "2017-06-12T10:00:00.000000Z",
+        "2017-06-12T11:00:00.000000Z",
+    )
+    assert row["sightings"] == 2
+
+
+def test_counts_come_from_the_latest_sighting_that_reports_them(engine: Engine) -> None:
+    sight(engine, page(post("1", metrics=counts(5, 4, 3, 2, impression=100))))
+    sight(engine, page(post("1", metrics=counts(1, 4, 3, 9))))  # likes down, no impressions
+    sight(engine, page(post("1", metrics=None)))
+    sight(engine, page(post("1", metrics={"reply_count": 0})))
+    row = stored_post(engine, "1")
+    got = [row[k] for k in ("like_count", "retweet_count", "reply_count", "quote_count")]
+    assert got == [1, 4, 0, 9]
+    assert row["impression_count"] == 100
+
+
+def test_every_sighting_is_an_observation_in_order(engine: Engine) -> None:
+    sight(engine, page(post("1", metrics=counts(like=5)), post("2")))
+    sight(engine, page(post("1", metrics=counts(like=3))))
+    sight(engine, page(post("1", metrics=None)))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Observation.post_id, Observation.like_count).order_by(Observation.seq)
+        ).all()
+    assert [tuple(r) for r in rows] == [("1", 5), ("2", 0), ("1", 3), ("1", None)]
+
+
+def test_sightings_within_one_batch_apply_in_order(engine: Engine) -> None:
+    obj = page(post("1", metrics=counts(like=5)), post("1", metrics=counts(like=2)))
+    assert sight(engine, obj) == (1, 1)
+    assert stored_post(engine, "1")["like_count"] == 2
+
+
+def test_store_batch_reports_new_and_already_stored_posts(engine: Engine) -> None:
+    assert sight(engine, page(post("1"), post("2"))) == (2, 0)
+    assert sight(engine, page(post("2"), post("3"))) == (1, 1)
+    with engine.connect() as conn:
+        assert stored_counts(conn)["posts"] == 3
+
+
+def test_stored_authors_are_distinct_authors_of_posts(engine: Engine) -> None:
+    sight(
+        engine,
+        page(
+            post("1"),
+            post("2"),
+            post("3", author_id="200"),
+            post("4", author_id=None),
+            users=[user("100", 1), user("200", 2), user("300", 3)],
+        ),
+    )
+    with engine.connect() as conn:
+        assert stored_counts(conn) == {"posts": 4, "authors": 2}
+
+
+def test_a_failed_write_transaction_stores_nothing(engine: Engine) -> None:
+    before = dump_tables(engine)
+    records = normalize_page(page(post("1"), users=[user("100", 5)]))
+    with pytest.raises(RuntimeError), writing(engine) as conn:
+        store_batch(conn, records.posts, records.authors, run_id=None, seen_at="x")
+        raise RuntimeError("crash after the batch")
+    assert dump_tables(engine) == before
