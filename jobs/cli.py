@@ -151,6 +151,87 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
         stats_table(obj)
 
 
+@cli.command()
+@pass_app
+def collect(app: App) -> None:
+    """Collect new posts from the configured source once (one pass), then exit.
+
+    Waits for a pass already in progress (up to a minute) rather than running beside it.
+
+    Example: HASHMON_X_BEARER_TOKEN=... hashmon collect
+    """
+    from jobs import tasks
+
+    click.echo(tasks.describe_pass(tasks.collect(app.settings, app.engine)))
+
+
+@cli.command()
+@click.option("--since", type=DATE, required=True, help="First local date to fetch.")
+@click.option("--until", type=DATE, required=True, help="Last local date to fetch.")
+@pass_app
+def backfill(app: App, since: dt.date, until: dt.date) -> None:
+    """Fetch older posts with full-archive search (needs [x] full_archive = true).
+
+    Example: hashmon backfill --since 2017-06-05 --until 2017-06-11
+    """
+    from jobs import tasks
+
+    click.echo(tasks.describe_pass(tasks.backfill(app.settings, app.engine, since, until)))
+
+
+@cli.command("refresh-metrics")
+@click.option(
+    "--since",
+    type=DATE,
+    help="Refresh posts created since this local date (default: [schedule] "
+    "refresh_metrics_for_hours).",
+)
+@pass_app
+def refresh_metrics(app: App, since: dt.date | None) -> None:
+    """Re-read engagement counts of stored posts (100 per request), keeping their history.
+
+    Example: hashmon refresh-metrics --since 2017-06-12
+    """
+    from jobs import tasks
+
+    click.echo(tasks.describe_refresh(tasks.refresh_metrics(app.settings, app.engine, since)))
+
+
+@cli.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the week unattended: collect, refresh counts, write reports on schedule.
+
+    Collects at start and every [schedule] collect_every_minutes; writes the daily report
+    at daily_report_at on each campaign day and the summary the day after. Jobs persist in
+    the database, so a restart runs a missed report once. SIGTERM or Ctrl-C stops it.
+
+    Example: hashmon --config hashmon.toml run
+    """
+    from jobs import schedule
+
+    app.engine  # noqa: B018 - the schema (and a clear error for a bad URL) before starting
+    schedule.run(app.settings)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="As a JSON object.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Show recent runs, the next scheduled times, this month's reads against the cap, gaps.
+
+    Example: hashmon status --json
+    """
+    from jobs.status import format_status, status_object
+
+    obj = status_object(app.settings, app.engine)
+    if as_json:
+        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    else:
+        for line in format_status(obj):
+            click.echo(line)
+
+
 def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
     """Return today's date in the campaign's time zone."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()

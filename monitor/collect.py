@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 
 from monitor import store
 from monitor.errors import HashmonError, SourceError
@@ -36,6 +36,18 @@ class PassResult:
     stopped_early: str | None = None  # why the pass stopped before the end, if it did
 
 
+class PassStopped(Exception):
+    """Raised by a source, a callback or a sleep to end a pass early; the next pass resumes.
+
+    Not a failure: the run is recorded with ``status`` ("stopped" when the monthly budget
+    ran out, "interrupted" when the process was asked to stop) and collect_pass returns.
+    """
+
+    def __init__(self, message: str, status: str = "stopped") -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def _id_key(i: str) -> tuple[int, str]:
     return (len(i), i)
 
@@ -49,11 +61,13 @@ def newer(a: str | None, b: str | None) -> str | None:
     return max(a, b, key=_id_key)
 
 
-def read_checkpoint(engine: Engine, name: str) -> store.Checkpoint | None:
-    """Return the checkpoint row (detached values) of a source, or None."""
+def read_checkpoint(engine: Engine, name: str) -> Row | None:
+    """Return the checkpoint row of a source (columns as attributes), or None."""
+    # a Core connection returns column rows, not ORM objects: row[0] would be the name
     with engine.connect() as conn:
-        row = conn.execute(select(store.Checkpoint).where(store.Checkpoint.name == name)).first()
-    return row[0] if row else None
+        return conn.execute(
+            select(store.Checkpoint.__table__).where(store.Checkpoint.name == name)
+        ).first()
 
 
 def _save_checkpoint(conn, name: str, **values: str | None) -> None:
@@ -83,17 +97,20 @@ def collect_pass(
     now: dt.datetime | None = None,
     budget: int | None = None,
     on_page: Callable[[int], None] | None = None,
+    kind: str = "collect",
 ) -> PassResult:
     """Run one search pass of ``source`` into the store and return what it did.
 
     ``budget`` is how many more posts may be read (the monthly cap); the pass stops
     before a page that would cross it. ``now`` stamps the sightings (the simulator's
-    clock). Raises SourceError when the source fails for good; pages already stored stay
+    clock). ``kind`` names the run in ``collection_runs`` (collect, backfill). A
+    PassStopped raised by the source or ``on_page`` ends the pass early without failing
+    it. Raises SourceError when the source fails for good; pages already stored stay
     stored and the checkpoint stays where a rerun resumes correctly.
     """
     seen_at = utc_text(now or dt.datetime.now(dt.UTC))
     with store.writing(engine) as conn:
-        run_id = store.start_run(conn, "collect", seen_at)
+        run_id = store.start_run(conn, kind, seen_at)
     result = PassResult(run_id=run_id)
     start_requests = source.requests
     status, message = "ok", None
@@ -123,12 +140,23 @@ def collect_pass(
             _run_chain(engine, source, result, seen_at, budget, base, None, on_page)
     except SinceIdTooOld:
         raise  # handled by _run_chain; never escapes
+    except PassStopped as exc:
+        # between pages: what is stored stays stored and the checkpoint says where to resume
+        result.stopped_early = str(exc)
+        status, message = exc.status, str(exc)
     except HashmonError as exc:
         status, message = "failed", str(exc)
         raise
     except Exception as exc:
         status, message = "failed", f"{type(exc).__name__}: {exc}"
         raise SourceError(f"collection failed: {message}") from exc
+    except BaseException as exc:
+        # Ctrl-C or SystemExit mid-pass: without this the run would be recorded as "ok"
+        status, message = (
+            "interrupted",
+            f"interrupted ({type(exc).__name__}); the next pass resumes",
+        )
+        raise
     finally:
         result.requests = source.requests - start_requests
         if result.stopped_early and status == "ok":
@@ -143,7 +171,7 @@ def collect_pass(
                 posts_read=result.posts_read,
                 posts_new=result.new,
                 posts_updated=result.updated,
-                errors=0 if status in ("ok", "stopped") else 1,
+                errors=0 if status in ("ok", "stopped", "interrupted") else 1,
                 message=message,
                 gap_from=result.gap[0] if result.gap else None,
                 gap_to=result.gap[1] if result.gap else None,

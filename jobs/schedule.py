@@ -1,0 +1,368 @@
+"""``hashmon run``: the APScheduler 3.x scheduler in the foreground, its jobs in the database.
+
+Jobs (fixed ids): ``collect`` at start-up and every ``collect_every_minutes``;
+``refresh-metrics`` every ``refresh_metrics_every_minutes``; ``daily-report`` at
+``daily_report_at`` campaign time on each campaign day; ``summary-report`` at
+``summary_at`` on the day after ``campaign.end``. All coalesce, run one instance at a
+time and forgive a late start up to ``misfire_grace_minutes``.
+
+The job store (table ``apscheduler_jobs``, in the campaign database) remembers when
+each job is next due, and start-up keeps a due time that has passed: a restart after
+downtime runs a missed report once instead of forgetting it. Job functions are
+module-level and take only strings, since the store pickles references to them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import threading
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from jobs import tasks
+from monitor import store
+from monitor.collect import PassStopped
+from monitor.config import DATABASE_ENV, Settings, load_settings
+from monitor.errors import HashmonError, LockedError
+from monitor.sources.x import bearer_token
+
+log = logging.getLogger(__name__)
+
+JOBSTORE_TABLE = "apscheduler_jobs"
+COLLECT, REFRESH, DAILY, SUMMARY = "collect", "refresh-metrics", "daily-report", "summary-report"
+JOB_IDS = (COLLECT, REFRESH, DAILY, SUMMARY)
+SCHEDULED_LEASE_WAIT = 30.0  # a scheduled pass waits this long for a manual one to finish
+STOP_GRACE_SECONDS = 10.0  # after a signal, how long a running job gets to reach a page end
+
+
+# --- job functions (pickled by reference: module level, string arguments) ---------------
+
+
+def _open(config_path: str | None, database_url: str | None) -> tuple[Settings, Engine]:
+    settings = load_settings(config_path, database_url)
+    return settings, store.make_engine(settings.database.url)
+
+
+def _run_job(name: str, config_path: str | None, database_url: str | None, work: Any) -> None:
+    """Run ``work(settings, engine)``, logging a HashmonError as one line, not a traceback."""
+    try:
+        settings, engine = _open(config_path, database_url)
+    except HashmonError as exc:
+        log.error("%s: %s", name, exc)
+        return
+    try:
+        work(settings, engine)
+    except LockedError as exc:
+        log.warning("%s skipped: %s", name, exc)
+    except PassStopped as exc:
+        log.info("%s: %s", name, exc)
+    except HashmonError as exc:
+        log.error("%s failed: %s", name, exc)
+    finally:
+        engine.dispose()
+
+
+def collect_job(config_path: str | None, database_url: str | None) -> None:
+    """Scheduled: one collection pass."""
+
+    def work(settings: Settings, engine: Engine) -> None:
+        result = tasks.collect(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        log.info(
+            "collect: %d requests, %d posts read, %d new%s",
+            result.requests,
+            result.posts_read,
+            result.new,
+            f" ({result.stopped_early})" if result.stopped_early else "",
+        )
+
+    _run_job(COLLECT, config_path, database_url, work)
+
+
+def refresh_job(config_path: str | None, database_url: str | None) -> None:
+    """Scheduled: refresh the counts of recent posts."""
+
+    def work(settings: Settings, engine: Engine) -> None:
+        result = tasks.refresh_metrics(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        log.info("refresh-metrics: %d requests, %d posts read", result.requests, result.posts_read)
+
+    _run_job(REFRESH, config_path, database_url, work)
+
+
+def report_day(settings: Settings, now: dt.datetime) -> dt.date | None:
+    """Return the campaign day whose daily report is due at ``now``, or None before the first.
+
+    That is the local date of the latest ``daily_report_at`` at or before ``now``: a
+    report run late after downtime (coalesced) reports the day it was meant for.
+    """
+    local = now.astimezone(settings.campaign.tz)
+    day = local.date()
+    if local.time() < settings.schedule.daily_report_at:
+        day -= dt.timedelta(days=1)
+    day = min(day, settings.campaign.end)
+    return day if day >= settings.campaign.start else None
+
+
+def daily_report_job(config_path: str | None, database_url: str | None) -> None:
+    """Scheduled: the daily report of the day just ending (see ``report_day``)."""
+
+    def work(settings: Settings, engine: Engine) -> None:
+        day = report_day(settings, dt.datetime.now(dt.UTC))
+        if day is None:
+            log.warning("daily-report: no campaign day has ended yet")
+            return
+        tasks.daily_report(settings, engine, day)
+        log.info("daily-report: wrote the report of %s", day)
+
+    _run_job(DAILY, config_path, database_url, work)
+
+
+def summary_report_job(config_path: str | None, database_url: str | None) -> None:
+    """Scheduled: the end-of-campaign summary."""
+
+    def work(settings: Settings, engine: Engine) -> None:
+        tasks.summary_report(settings, engine)
+        log.info("summary-report: written")
+
+    _run_job(SUMMARY, config_path, database_url, work)
+
+
+# --- triggers and the scheduler -----------------------------------------------------------
+
+
+def _local(day: dt.date, at: dt.time, settings: Settings) -> dt.datetime:
+    return dt.datetime.combine(day, at, tzinfo=settings.campaign.tz)
+
+
+def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
+    """Return each job's trigger, in the campaign time zone (summer time included)."""
+    tz = settings.campaign.tz
+    s = settings.schedule
+    c = settings.campaign
+    at = s.daily_report_at
+    return {
+        COLLECT: IntervalTrigger(minutes=s.collect_every_minutes, timezone=tz),
+        REFRESH: IntervalTrigger(minutes=s.refresh_metrics_every_minutes, timezone=tz),
+        DAILY: CronTrigger(
+            hour=at.hour,
+            minute=at.minute,
+            second=at.second,
+            start_date=_local(c.start, dt.time(0, 0), settings),
+            end_date=_local(c.end, dt.time(23, 59, 59), settings),
+            timezone=tz,
+        ),
+        SUMMARY: DateTrigger(
+            run_date=_local(c.end + dt.timedelta(days=1), s.summary_at, settings), timezone=tz
+        ),
+    }
+
+
+JOB_FUNCTIONS = {
+    COLLECT: collect_job,
+    REFRESH: refresh_job,
+    DAILY: daily_report_job,
+    SUMMARY: summary_report_job,
+}
+
+
+def stored_next_run_times(engine: Engine) -> dict[str, dt.datetime | None]:
+    """Return each stored job's next run time (UTC; None when paused); {} without a job store."""
+    if not inspect(engine).has_table(JOBSTORE_TABLE):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}")).all()
+    return {
+        str(job_id): None if ts is None else dt.datetime.fromtimestamp(float(ts), tz=dt.UTC)
+        for job_id, ts in rows
+    }
+
+
+def job_arguments(settings: Settings) -> tuple[str | None, str | None]:
+    """Return the (config path, database URL) strings the stored jobs are called with.
+
+    A URL with a password is not written into the job store: it goes into this
+    process's environment (``HASHMON_DATABASE_URL``) and the jobs read it from there.
+    """
+    origin = Path(settings.origin)
+    config_path = str(origin.resolve()) if origin.is_file() else None
+    url = settings.database.url
+    try:
+        has_password = make_url(url).password is not None
+    except Exception:  # noqa: BLE001 - an unparseable URL fails later with its own message
+        has_password = False
+    if has_password:
+        os.environ[DATABASE_ENV] = url
+        return config_path, None
+    return config_path, url
+
+
+def _next_run(
+    job_id: str, trigger: BaseTrigger, stored: dict[str, dt.datetime | None], now: dt.datetime
+) -> dt.datetime | None:
+    """Return when a job should next run at start-up, or None to leave it out."""
+    if job_id == COLLECT:
+        return now  # collect at start-up, then every interval
+    due = trigger.get_next_fire_time(None, now)
+    if job_id in stored and stored[job_id] is not None:
+        previous = stored[job_id]
+        if previous <= now:
+            # due while we were down: keep it, so it runs once (coalesced) within the grace
+            return previous
+        return due  # not yet due: follow the trigger, in case the config changed
+    if job_id not in stored and due is not None and due < now:
+        return None  # a one-off whose time passed before this store knew it: not ours to run
+    return due
+
+
+def schedule_jobs(
+    scheduler: BaseScheduler,
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, dt.datetime | None]:
+    """Add the four jobs to a not-yet-started scheduler; return each one's next run time.
+
+    Stored due times that have passed are kept (see the module doc); jobs that are no
+    longer due (the campaign is over) and unknown ids are removed from the store.
+    """
+    now = now or dt.datetime.now(settings.campaign.tz)
+    stored = stored_next_run_times(engine)
+    args = job_arguments(settings)
+    planned: dict[str, dt.datetime | None] = {}
+    for job_id, trigger in build_triggers(settings).items():
+        when = _next_run(job_id, trigger, stored, now)
+        planned[job_id] = when
+        if when is None:
+            continue
+        scheduler.add_job(
+            JOB_FUNCTIONS[job_id],
+            trigger=trigger,
+            id=job_id,
+            name=job_id,
+            args=args,
+            next_run_time=when,
+            replace_existing=True,
+        )
+    dropped = [j for j in stored if planned.get(j) is None]
+    if dropped:
+        with engine.begin() as conn:
+            for job_id in dropped:
+                conn.execute(text(f"DELETE FROM {JOBSTORE_TABLE} WHERE id = :id"), {"id": job_id})
+    return planned
+
+
+class _StopSafe:
+    """Process no jobs once shut down.
+
+    APScheduler 3's loop wakes up on shutdown and processes due jobs even though its
+    executor is gone: the submission fails and the job's due time moves on, so a report
+    due at that moment would be lost instead of run after the restart.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:  # type: ignore[attr-defined]
+            return None
+        return super()._process_jobs()  # type: ignore[misc]
+
+
+def build_scheduler(
+    settings: Settings,
+    engine: Engine,
+    *,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+    now: dt.datetime | None = None,
+) -> BaseScheduler:
+    """Return a scheduler with its job store in ``engine``'s database and the jobs added."""
+    safe = type(scheduler_class.__name__, (_StopSafe, scheduler_class), {})
+    scheduler = safe(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": settings.schedule.misfire_grace_minutes * 60,
+        },
+        timezone=settings.campaign.tz,
+    )
+    schedule_jobs(scheduler, settings, engine, now=now)
+    return scheduler
+
+
+def _shutdown(scheduler: BaseScheduler) -> None:
+    with suppress(Exception):  # not running yet, or already stopped
+        scheduler.shutdown(wait=False)
+
+
+def _wait_for_jobs(grace: float) -> None:
+    """Give running jobs ``grace`` seconds to finish their page; then leave without them."""
+    deadline = threading.Event()
+    timer = threading.Timer(grace, deadline.set)
+    timer.daemon = True
+    timer.start()
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon:
+            continue
+        while thread.is_alive() and not deadline.is_set():
+            thread.join(0.1)
+    timer.cancel()
+    alive = [
+        t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon
+    ]
+    if alive:
+        # a request can hang up to [x] request_timeout_seconds; what is committed is safe
+        log.warning(
+            "a job is still running after %.0f s; leaving it (the next pass resumes)", grace
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+    """Run the scheduler in the foreground until SIGTERM or SIGINT; return after a clean stop.
+
+    A signal stops the scheduler, and a pass under way stops at its next page (or retry
+    wait); the lease is taken per pass, so a restart can collect at once.
+    """
+    if settings.source.kind == "x":
+        bearer_token()  # no token: say so now (exit 2), not in a log every 15 minutes
+    tasks.STOP.clear()
+    engine = store.make_engine(settings.database.url)
+    scheduler = build_scheduler(settings, engine)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.warning("%s received: stopping", signal.Signals(signum).name)
+        tasks.STOP.set()
+        # shut down from another thread: this handler may interrupt the scheduler's own loop
+        threading.Thread(target=_shutdown, args=(scheduler,), daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        log.info(
+            "hashmon run: collecting every %d minutes; stop with Ctrl-C or SIGTERM",
+            settings.schedule.collect_every_minutes,
+        )
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _wait_for_jobs(grace_seconds)
+        engine.dispose()
+        log.info("hashmon run: stopped")

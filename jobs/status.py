@@ -1,0 +1,202 @@
+"""``hashmon status``: what ran, what is next, what the month's reads cost, where collection stands.
+
+``status_object`` returns plain JSON-ready data (``status --json`` prints it);
+``format_status`` turns it into readable lines. Neither shows a secret: the token is
+reported as set or missing, by the name of its variable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+
+from jobs import tasks
+from jobs.schedule import stored_next_run_times
+from monitor import lease, store
+from monitor.config import Settings
+from monitor.normalize import utc_text
+from monitor.sources.x import TOKEN_ENV
+
+LAST_RUNS = 10
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else utc_text(moment)
+
+
+def _next_runs(
+    settings: Settings, engine: Engine, scheduler_jobs: Iterable[Any] | None
+) -> list[dict[str, Any]]:
+    if scheduler_jobs is not None:
+        times = {str(job.id): job.next_run_time for job in scheduler_jobs}
+    else:
+        times = stored_next_run_times(engine)
+    tz = settings.campaign.tz
+    out = []
+    for job_id, when in sorted(times.items(), key=lambda kv: (kv[1] is None, kv[1] or 0, kv[0])):
+        out.append(
+            {
+                "job": job_id,
+                "next_run_at": _iso(when),
+                "local": None if when is None else when.astimezone(tz).isoformat(),
+            }
+        )
+    return out
+
+
+def status_object(
+    settings: Settings,
+    engine: Engine,
+    scheduler_jobs: Iterable[Any] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    last: int = LAST_RUNS,
+) -> dict[str, Any]:
+    """Return the status as a JSON-ready dict.
+
+    Keys: ``database``, ``source``, ``runs`` (the last ``last``, newest first),
+    ``next_runs`` (from ``scheduler_jobs`` if given, else the job store table),
+    ``quota`` (this calendar month's post reads against ``[x] monthly_post_cap`` and
+    their cost at ``price_per_post_read``), ``checkpoints`` (with any interrupted pass),
+    ``gaps`` (outages longer than the search window) and ``lease`` (a pass in progress).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    runs_t = store.CollectionRun
+    with engine.connect() as conn:
+        runs = conn.execute(
+            select(runs_t.__table__)
+            .order_by(runs_t.started_at.desc(), runs_t.id.desc())
+            .limit(last)
+        ).all()
+        run_rows = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "status": r.status,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "requests": r.requests,
+                "posts_read": r.posts_read,
+                "posts_new": r.posts_new,
+                "errors": r.errors,
+                "message": r.message,
+            }
+            for r in runs
+        ]
+        gaps = [
+            {"run_id": r.id, "started_at": r.started_at, "gap_from": r.gap_from, "gap_to": r.gap_to}
+            for r in conn.execute(
+                select(runs_t.__table__)
+                .where(or_(runs_t.gap_from.is_not(None), runs_t.gap_to.is_not(None)))
+                .order_by(runs_t.started_at)
+            ).all()
+        ]
+        checkpoints = [
+            {
+                "name": c.name,
+                "newest_id": c.newest_id,
+                "interrupted": c.pass_oldest_id is not None,
+                "pass_newest_id": c.pass_newest_id,
+                "pass_oldest_id": c.pass_oldest_id,
+                "updated_at": c.updated_at,
+            }
+            for c in conn.execute(
+                select(store.Checkpoint.__table__).order_by(store.Checkpoint.name)
+            ).all()
+        ]
+    used = tasks.month_posts_read(engine, now)
+    cap = settings.x.monthly_post_cap
+    price = settings.x.price_per_post_read
+    held = lease.read_lease(engine)
+    active = held is not None and held.expires_at >= utc_text(now)
+    return {
+        "database": store.display_url(settings.database.url),
+        "source": {
+            "kind": settings.source.kind,
+            "token": ("set" if os.environ.get(TOKEN_ENV, "").strip() else "missing")
+            if settings.source.kind == "x"
+            else "not needed",
+            "token_variable": TOKEN_ENV,
+        },
+        "runs": run_rows,
+        "next_runs": _next_runs(settings, engine, scheduler_jobs),
+        "quota": {
+            "month": tasks.month_start(now).strftime("%Y-%m"),
+            "posts_read": used,
+            "monthly_post_cap": cap,
+            "remaining": max(cap - used, 0),
+            "share_of_cap": used / cap,
+            "price_per_post_read": price,
+            "cost": round(used * price, 6),
+        },
+        "checkpoints": checkpoints,
+        "gaps": gaps,
+        "lease": {"holder": held.holder, "expires_at": held.expires_at} if active else None,
+    }
+
+
+def _when(text: str | None) -> str:
+    return "-" if not text else text[:19].replace("T", " ") + "Z"
+
+
+def format_status(obj: dict[str, Any]) -> list[str]:
+    """Return the status object as readable lines (``hashmon status`` without ``--json``)."""
+    lines = [f"database: {obj['database']}"]
+    src = obj["source"]
+    token = (
+        "" if src["token"] == "not needed" else f" (token {src['token_variable']}: {src['token']})"
+    )
+    lines.append(f"source: {src['kind']}{token}")
+    q = obj["quota"]
+    lines.append(
+        f"posts read in {q['month']}: {q['posts_read']:,} of {q['monthly_post_cap']:,} "
+        f"({q['share_of_cap']:.1%}), {q['remaining']:,} left"
+        + (
+            f", cost {q['cost']:,.2f} at {q['price_per_post_read']:g} a post"
+            if q["price_per_post_read"]
+            else ""
+        )
+    )
+    if obj["lease"]:
+        held = obj["lease"]
+        lines.append(
+            f"a pass is running: {held['holder']} (lease until {_when(held['expires_at'])})"
+        )
+    for c in obj["checkpoints"]:
+        line = f"checkpoint {c['name']}: newest id {c['newest_id'] or '-'}"
+        if c["interrupted"]:
+            line += (
+                f"; interrupted pass stored ids {c['pass_oldest_id']}..{c['pass_newest_id']}, "
+                "the next pass resumes below it"
+            )
+        lines.append(line)
+    for g in obj["gaps"]:
+        lines.append(
+            f"gap (run {g['run_id']}): posts from {_when(g['gap_from'])} to {_when(g['gap_to'])} "
+            "may be missing (beyond the search window); hashmon backfill can fill it"
+        )
+    if obj["next_runs"]:
+        lines.append("next runs:")
+        for n in obj["next_runs"]:
+            lines.append(f"  {n['job']:<16} {n['local'] or 'paused'}")
+    else:
+        lines.append("next runs: none scheduled (start hashmon run)")
+    if obj["runs"]:
+        lines.append("last runs:")
+        for r in obj["runs"]:
+            line = (
+                f"  {_when(r['started_at'])} {r['kind']:<8} {r['status']:<11} "
+                f"{r['requests']:>4} requests {r['posts_read']:>6} read {r['posts_new']:>6} new"
+            )
+            if r["errors"]:
+                line += f" {r['errors']} errors"
+            if r["message"]:
+                line += f": {r['message']}"
+            lines.append(line)
+    else:
+        lines.append("last runs: none yet")
+    return lines

@@ -1,0 +1,428 @@
+"""The jobs behind ``collect``, ``backfill``, ``refresh-metrics`` and the scheduled reports.
+
+Each API-reading job takes the collector lease (one at a time per database), works out
+what is left of this calendar month's post cap, and hands a source to the pass in
+``monitor``. The CLI calls these directly; the scheduler (jobs/schedule.py) calls them
+from its job functions. Setting ``STOP`` (the scheduler's signal handlers do) makes a
+running pass stop between pages, or during a retry wait.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from monitor import lease, store
+from monitor.collect import PassResult, PassStopped, collect_pass
+from monitor.config import Settings
+from monitor.errors import HashmonError, UsageError
+from monitor.normalize import utc_text
+from monitor.refresh import RefreshResult
+from monitor.refresh import refresh_metrics as refresh_pass
+from monitor.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+#: set to stop the pass under way at its next page (the scheduler's SIGTERM/SIGINT handler)
+STOP = threading.Event()
+#: kinds of collection_runs whose posts count against the monthly post cap
+API_KINDS = ("collect", "backfill", "refresh")
+COLLECT_WAIT_SECONDS = 60.0  # a manual pass waits this long for one in progress
+RENEW_EVERY_SECONDS = 30.0  # lease renewal while sleeping out a retry or a rate limit
+FULL_ARCHIVE_NEEDED = (
+    "backfill needs full-archive search access (X Pro or Enterprise); "
+    "set [x] full_archive = true if your account has it"
+)
+
+
+# --- the monthly post cap -----------------------------------------------------------
+
+
+def month_start(now: dt.datetime | None = None) -> dt.datetime:
+    """Return the first instant (UTC) of the calendar month of ``now``."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
+    """Return the posts read from the API this calendar month (UTC), by every kind of pass.
+
+    A run still marked ``running`` (its process was killed) has no total yet; its
+    observations, one per post read, stand in for it.
+    """
+    runs = store.CollectionRun
+    first = month_start(now)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    in_month = (
+        runs.kind.in_(API_KINDS),
+        runs.started_at >= utc_text(first),
+        runs.started_at < utc_text(following),
+    )
+    with engine.connect() as conn:
+        finished = conn.execute(
+            select(func.coalesce(func.sum(runs.posts_read), 0)).where(
+                *in_month, runs.status != "running"
+            )
+        ).scalar_one()
+        running = list(conn.execute(select(runs.id).where(*in_month, runs.status == "running")))
+        unfinished = 0
+        if running:  # rare (a killed pass), so the scan of observations is rare too
+            unfinished = conn.execute(
+                select(func.count())
+                .select_from(store.Observation)
+                .where(store.Observation.run_id.in_([r[0] for r in running]))
+            ).scalar_one()
+    return int(finished) + int(unfinished)
+
+
+def remaining_budget(
+    settings: Settings, engine: Engine, now: dt.datetime | None = None
+) -> int | None:
+    """Return how many more posts may be read this month under ``[x] monthly_post_cap``.
+
+    None for the simulated source: it costs nothing, and the demo must not stop half-way.
+    """
+    if settings.source.kind != "x":
+        return None
+    return settings.x.monthly_post_cap - month_posts_read(engine, now)
+
+
+# --- sources and pass plumbing --------------------------------------------------------
+
+
+def make_source(settings: Settings, *, sleep: Callable[[float], None] | None = None) -> Source:
+    """Return the configured live source: X (token from the environment) or the simulator.
+
+    Raises ConfigError when X is configured and ``HASHMON_X_BEARER_TOKEN`` is not set.
+    """
+    if settings.source.kind == "simulated":
+        from monitor.sources.simulated import SimulatedSource
+
+        return SimulatedSource(settings)
+    from monitor.sources.x import XSource
+
+    return XSource(settings, sleep=sleep) if sleep is not None else XSource(settings)
+
+
+def _interrupted(what: str) -> PassStopped:
+    return PassStopped(f"stopped on request {what}; the next pass resumes", status="interrupted")
+
+
+def _patient_sleep(
+    held: lease.Lease, stop: threading.Event, sleep: Callable[[float], None] | None
+) -> Callable[[float], None]:
+    """Return a sleep that keeps the lease alive and wakes up (raising) when ``stop`` is set."""
+
+    def wait(seconds: float) -> None:
+        left = seconds
+        while left > 0:
+            chunk = min(left, RENEW_EVERY_SECONDS)
+            if sleep is None:
+                stop.wait(chunk)
+            else:
+                sleep(chunk)
+            left -= chunk
+            if stop.is_set():
+                raise _interrupted("while waiting to retry")
+            held.renew()
+
+    return wait
+
+
+def _lease_poll(stop: threading.Event) -> Callable[[float], None]:
+    """Return the sleep between looks at a busy lease: a stop request ends the wait."""
+
+    def poll(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise _interrupted("while waiting for the pass in progress")
+
+    return poll
+
+
+def _between_pages(held: lease.Lease, stop: threading.Event) -> Callable[[int], None]:
+    def on_page(_posts: int) -> None:
+        held.renew()
+        if stop.is_set():
+            raise _interrupted("between pages")
+
+    return on_page
+
+
+@contextmanager
+def _prepared(
+    source: Source, held: lease.Lease, stop: threading.Event, budget: int | None
+) -> Iterator[Source]:
+    """Yield the source with this month's budget and a lease-renewing, stoppable sleep."""
+    saved = {k: getattr(source, k) for k in ("sleep", "budget") if hasattr(source, k)}
+    if "sleep" in saved:
+        # the real sleep becomes a wait on ``stop``, so a signal cuts a long wait short
+        inner = saved["sleep"]
+        source.sleep = _patient_sleep(held, stop, None if inner is time.sleep else inner)
+    if "budget" in saved:
+        source.budget = budget
+    try:
+        yield source
+    finally:
+        for key, value in saved.items():
+            setattr(source, key, value)
+
+
+def _record_stopped(engine: Engine, kind: str, message: str, now: dt.datetime | None) -> int:
+    started = utc_text(now or dt.datetime.now(dt.UTC))
+    with store.writing(engine) as conn:
+        run_id = store.start_run(conn, kind, started)
+        store.finish_run(conn, run_id, "stopped", message=message)
+    return run_id
+
+
+def _cap_reached(settings: Settings, engine: Engine, kind: str, now: dt.datetime | None) -> str:
+    used = month_posts_read(engine, now)
+    message = (
+        f"monthly post cap reached: {used:,} of [x] monthly_post_cap = "
+        f"{settings.x.monthly_post_cap:,} posts read this month; {kind} resumes next month"
+    )
+    log.warning(message)
+    return message
+
+
+# --- the jobs -------------------------------------------------------------------------
+
+
+def collect(
+    settings: Settings,
+    engine: Engine,
+    *,
+    source: Source | None = None,
+    now: dt.datetime | None = None,
+    wait_seconds: float = COLLECT_WAIT_SECONDS,
+    stop: threading.Event | None = None,
+) -> PassResult:
+    """Run one collection pass of the configured source and return what it did.
+
+    Waits up to ``wait_seconds`` for a pass in progress (LockedError after that). Stops,
+    with a warning and a "stopped" run, before the monthly post cap would be crossed.
+    Raises ConfigError without a token, SourceError when the API fails for good.
+    """
+    stop = stop or STOP
+    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        budget = remaining_budget(settings, engine, now)
+        if budget is not None and budget <= 0:
+            message = _cap_reached(settings, engine, "collection", now)
+            return PassResult(
+                run_id=_record_stopped(engine, "collect", message, now), stopped_early=message
+            )
+        with _prepared(source or make_source(settings), held, stop, budget) as src:
+            return collect_pass(
+                engine, src, now=now, budget=budget, on_page=_between_pages(held, stop)
+            )
+
+
+def backfill(
+    settings: Settings,
+    engine: Engine,
+    since: dt.date,
+    until: dt.date,
+    *,
+    source: Source | None = None,
+    now: dt.datetime | None = None,
+    wait_seconds: float = COLLECT_WAIT_SECONDS,
+    stop: threading.Event | None = None,
+) -> PassResult:
+    """Collect the campaign's posts of local dates ``since``..``until`` from the full archive.
+
+    Page by page with its own resumable checkpoint per date range, recorded as a run of
+    kind "backfill". Raises UsageError (exit 2) when ``[x] full_archive`` is false or the
+    dates are reversed.
+    """
+    if until < since:
+        raise UsageError(f"--until {until} is before --since {since}; give --since first")
+    if source is None and settings.source.kind != "x":
+        raise UsageError('backfill reads X\'s full archive; set [source] kind = "x"')
+    if source is None and not settings.x.full_archive:
+        raise UsageError(FULL_ARCHIVE_NEEDED)
+    stop = stop or STOP
+    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        budget = remaining_budget(settings, engine, now)
+        if budget is not None and budget <= 0:
+            message = _cap_reached(settings, engine, "backfill", now)
+            return PassResult(
+                run_id=_record_stopped(engine, "backfill", message, now), stopped_early=message
+            )
+        if source is None:
+            from monitor.sources.x import XArchiveSource
+
+            source = XArchiveSource(settings, since, until, now=now)
+        with _prepared(source, held, stop, budget) as src:
+            return collect_pass(
+                engine,
+                src,
+                now=now,
+                budget=budget,
+                on_page=_between_pages(held, stop),
+                kind="backfill",
+            )
+
+
+def refresh_since(
+    settings: Settings, since: dt.date | dt.datetime | None, now: dt.datetime
+) -> dt.datetime:
+    """Return the instant from which posts are refreshed: a local date's midnight, or the default.
+
+    The default is ``now`` minus ``[schedule] refresh_metrics_for_hours``.
+    """
+    if since is None:
+        return now - dt.timedelta(hours=settings.schedule.refresh_metrics_for_hours)
+    if isinstance(since, dt.datetime):
+        return since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(since, dt.time(0, 0), tzinfo=settings.campaign.tz)
+
+
+def refresh_metrics(
+    settings: Settings,
+    engine: Engine,
+    since: dt.date | dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    *,
+    source: Source | None = None,
+    wait_seconds: float = COLLECT_WAIT_SECONDS,
+    stop: threading.Event | None = None,
+) -> RefreshResult:
+    """Re-read the engagement counts of stored non-retweet posts created since ``since``.
+
+    ``since`` is a local date (from its midnight in the campaign time zone), an instant,
+    or None for the last ``[schedule] refresh_metrics_for_hours``. 100 ids a request,
+    within this month's remaining post cap; recorded as a run of kind "refresh".
+    """
+    stop = stop or STOP
+    moment = now or dt.datetime.now(dt.UTC)
+    start = refresh_since(settings, since, moment)
+    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        budget = remaining_budget(settings, engine, now)
+        if budget is not None and budget <= 0:
+            message = _cap_reached(settings, engine, "refresh", now)
+            return RefreshResult(
+                run_id=_record_stopped(engine, "refresh", message, now), stopped_early=message
+            )
+        with _prepared(source or make_source(settings), held, stop, budget) as src:
+            return refresh_pass(
+                engine,
+                src,
+                since=start,
+                now=now,
+                budget=budget,
+                on_batch=_between_pages(held, stop),
+            )
+
+
+def describe_pass(result: PassResult) -> str:
+    """Return one line saying what a collect or backfill pass did (for the CLI)."""
+    line = (
+        f"{result.requests} requests, {result.pages} pages, {result.posts_read} posts read, "
+        f"{result.new} new"
+    )
+    if result.gap is not None:
+        line += f"; gap recorded from {result.gap[0] or '?'} to {result.gap[1] or '?'}"
+    if result.stopped_early:
+        line += f"; {result.stopped_early}"
+    return line
+
+
+def describe_refresh(result: RefreshResult) -> str:
+    """Return one line saying what a refresh did (for the CLI)."""
+    line = (
+        f"{result.requests} requests, {result.asked} of {result.candidates} posts looked up, "
+        f"{result.posts_read} read"
+    )
+    if result.stopped_early:
+        line += f"; {result.stopped_early}"
+    return line
+
+
+# --- report hooks -------------------------------------------------------------------
+
+
+def _record(engine: Engine, kind: str, what: str, write: Callable[[], Any]) -> Any:
+    """Return what ``write`` returns, recorded as a run of ``kind`` so that status shows it."""
+    with store.writing(engine) as conn:
+        run_id = store.start_run(conn, kind)
+    status, message = "ok", what
+    try:
+        return write()
+    except HashmonError as exc:
+        status, message = "failed", f"{what}: {exc}"
+        raise
+    except BaseException as exc:
+        status, message = "failed", f"{what}: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        with store.writing(engine) as conn:
+            store.finish_run(
+                conn, run_id, status, errors=0 if status == "ok" else 1, message=message
+            )
+
+
+def _write_daily(engine: Engine, settings: Settings, day: dt.date, out: str) -> Any:
+    from reports.build import write_daily_report
+    from reports.html import write_index
+
+    simulated = settings.source.kind == "simulated"
+    written = write_daily_report(engine, settings, day, out, simulated=simulated)
+    write_index(out)
+    return written
+
+
+def _write_summary(engine: Engine, settings: Settings, out: str) -> Any:
+    from reports.build import write_summary_report
+    from reports.html import write_index
+
+    simulated = settings.source.kind == "simulated"
+    written = write_summary_report(engine, settings, out, simulated=simulated)
+    write_index(out)
+    return written
+
+
+def daily_report(
+    settings: Settings,
+    engine: Engine,
+    day: dt.date,
+    out_dir: str | None = None,
+    *,
+    write: Callable[..., Any] | None = None,
+) -> Any:
+    """Write the daily report of local ``day`` and return what the writer returns.
+
+    ``write(engine, settings, day, out_dir)`` defaults to reports.build.write_daily_report
+    (marked simulated for the simulated source) followed by the folder's index.html.
+    Recorded as a run of kind "report".
+    """
+    write = write or _write_daily
+    out = out_dir or settings.reports.out_dir
+    return _record(
+        engine, "report", f"daily report {day} in {out}", lambda: write(engine, settings, day, out)
+    )
+
+
+def summary_report(
+    settings: Settings,
+    engine: Engine,
+    out_dir: str | None = None,
+    *,
+    write: Callable[..., Any] | None = None,
+) -> Any:
+    """Write the end-of-campaign summary and return what the writer returns.
+
+    ``write(engine, settings, out_dir)`` defaults to reports.build.write_summary_report
+    followed by the folder's index.html. Recorded as a run of kind "report".
+    """
+    write = write or _write_summary
+    out = out_dir or settings.reports.out_dir
+    return _record(
+        engine, "report", f"summary report in {out}", lambda: write(engine, settings, out)
+    )

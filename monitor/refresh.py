@@ -1,0 +1,133 @@
+"""Refresh engagement counts: look stored posts up again and append what the API says now.
+
+Each lookup page is one more sighting of its posts, stored through ``store.store_batch``,
+so counts follow METRICS.md (latest observation wins, a missing count keeps its value)
+and content and first-sighting followers never change. Retweets are skipped: their
+counts belong to their originals. One lookup request (up to ``lookup_batch`` ids) is
+committed at a time, so an interrupted refresh keeps what it read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from monitor import store
+from monitor.collect import PassStopped
+from monitor.errors import HashmonError, SourceError
+from monitor.normalize import epoch_ms, normalize_page, utc_text
+from monitor.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshResult:
+    run_id: int
+    candidates: int = 0  # stored posts due a refresh
+    asked: int = 0  # ids sent in lookups (the budget may cut candidates)
+    posts_read: int = 0  # posts the API returned (deleted or protected ones are not)
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    requests: int = 0
+    stopped_early: str | None = None
+
+
+def refresh_candidates(engine: Engine, platform: str, since: dt.datetime) -> list[str]:
+    """Return ids of stored non-retweet posts created at or after ``since``, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(store.Post.id)
+            .where(
+                store.Post.platform == platform,
+                store.Post.kind != "retweet",
+                store.Post.created_at_ms >= epoch_ms(since),
+            )
+            .order_by(store.Post.created_at_ms.desc(), store.Post.id.desc())
+        ).scalars()
+        return list(rows)
+
+
+def refresh_metrics(
+    engine: Engine,
+    source: Source,
+    *,
+    since: dt.datetime,
+    now: dt.datetime | None = None,
+    budget: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> RefreshResult:
+    """Re-read the counts of posts created since ``since``; return what the refresh did.
+
+    ``budget`` caps how many ids are looked up (each returned post counts against the
+    monthly cap); the newest posts go first. The run is recorded in ``collection_runs``
+    as kind "refresh". ``on_batch`` is called after each committed lookup and may raise
+    PassStopped. Raises SourceError when the source fails for good.
+    """
+    seen_at = utc_text(now or dt.datetime.now(dt.UTC))
+    with store.writing(engine) as conn:
+        run_id = store.start_run(conn, "refresh", seen_at)
+    result = RefreshResult(run_id=run_id)
+    start_requests = source.requests
+    status, message = "ok", None
+    try:
+        ids = refresh_candidates(engine, source.platform, since)
+        result.candidates = len(ids)
+        if budget is not None and len(ids) > budget:
+            ids = ids[: max(budget, 0)]
+            result.stopped_early = (
+                f"refreshed the newest {len(ids)} of {result.candidates} posts: the monthly "
+                "post cap allows no more"
+            )
+            log.warning(result.stopped_early)
+        batch = source.lookup_batch
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            result.asked += len(chunk)
+            for page in source.lookup(chunk):
+                records = normalize_page(page, source.platform)
+                with store.writing(engine) as conn:
+                    new, updated = store.store_batch(
+                        conn, records.posts, records.authors, run_id=run_id, seen_at=seen_at
+                    )
+                result.pages += 1
+                result.posts_read += len(records.posts)
+                result.new += new
+                result.updated += updated
+            if on_batch is not None:
+                on_batch(len(chunk))
+    except PassStopped as exc:
+        result.stopped_early = str(exc)
+        status, message = exc.status, str(exc)
+    except HashmonError as exc:
+        status, message = "failed", str(exc)
+        raise
+    except Exception as exc:
+        status, message = "failed", f"{type(exc).__name__}: {exc}"
+        raise SourceError(f"refresh failed: {message}") from exc
+    except BaseException as exc:
+        status, message = "interrupted", f"interrupted ({type(exc).__name__})"
+        raise
+    finally:
+        result.requests = source.requests - start_requests
+        if result.stopped_early and status == "ok":
+            status, message = "stopped", result.stopped_early
+        with store.writing(engine) as conn:
+            store.finish_run(
+                conn,
+                run_id,
+                status,
+                requests=result.requests,
+                pages=result.pages,
+                posts_read=result.posts_read,
+                posts_new=result.new,
+                posts_updated=result.updated,
+                errors=0 if status in ("ok", "stopped", "interrupted") else 1,
+                message=message,
+            )
+    return result

@@ -1,0 +1,375 @@
+"""The X source: recent search, full-archive search and lookups through ``tweepy.Client``.
+
+tweepy makes the requests and parses the bodies; this module decides what a failure
+means, where it arises: 5xx, timeouts, dropped connections and bodies that are not
+JSON are retried with bounded exponential backoff; a 429 waits for
+``x-rate-limit-reset`` (bounded, never tweepy's own endless ``wait_on_rate_limit``); a
+429 saying the monthly usage cap is reached stops at once; 401/403 become one clear
+SourceError; a 400 about a ``since_id`` older than the search window becomes
+SinceIdTooOld, so the pass collects what the window holds and records the gap.
+
+The bearer token comes from the environment only and is never logged (jobs/logs.py
+redacts tweepy's DEBUG header dumps) nor stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import requests
+import tweepy
+
+from monitor.collect import PassStopped
+from monitor.config import Campaign, Settings
+from monitor.errors import ConfigError, SourceError
+from monitor.sources.base import Page, SinceIdTooOld, Source
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"
+# the fields and expansions METRICS.md needs: kinds, matches, counts, first-sighting followers
+TWEET_FIELDS = [
+    "author_id",
+    "created_at",
+    "entities",
+    "public_metrics",
+    "referenced_tweets",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "lang",
+]
+EXPANSIONS = [
+    "author_id",
+    "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+    "entities.mentions.username",
+]
+USER_FIELDS = ["public_metrics", "username", "name", "verified"]
+RECENT_PAGE = 100  # recent search: 10..100 posts a request
+ARCHIVE_PAGE = 500  # full-archive search: 10..500
+MIN_PAGE = 10
+QUERY_LIMIT = 512  # characters of a query on the Basic and Pro access levels
+BACKOFF_FIRST = 1.0  # seconds before the first retry; doubles each time
+BACKOFF_CAP = 60.0
+
+
+def bearer_token(token: str | None = None) -> str:
+    """Return the bearer token given, else ``$HASHMON_X_BEARER_TOKEN``.
+
+    Raises ConfigError (exit 2) naming the variable, never a value, when there is none.
+    """
+    token = token or os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(
+            f"no X bearer token: set the environment variable {TOKEN_ENV} to your app's "
+            "bearer token (never put it in the config file), or use [source] kind = "
+            '"simulated" to try hashmon without an account'
+        )
+    return token
+
+
+def build_query(campaign: Campaign) -> str:
+    """Return the one search query for the campaign: ``(#tag OR @account ...)``.
+
+    Terms may be configured with or without ``#``/``@``. Raises ConfigError when the
+    query is longer than X accepts.
+    """
+    terms = [f"#{t.strip().lstrip('#')}" for t in campaign.hashtags]
+    terms += [f"@{a.strip().lstrip('@')}" for a in campaign.accounts]
+    terms = list(dict.fromkeys(terms))
+    query = terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+    if len(query) > QUERY_LIMIT:
+        raise ConfigError(
+            f"the search query built from [campaign] hashtags and accounts is {len(query)} "
+            f"characters; X accepts {QUERY_LIMIT}: configure fewer terms"
+        )
+    return query
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session whose every request has a timeout (tweepy sets none)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+class _OutOfReach(Exception):
+    """A 400 saying ``until_id`` is older than the search window: nothing lies below it."""
+
+
+def _body(exc: tweepy.HTTPException) -> dict[str, Any]:
+    try:
+        body = exc.response.json()
+    except (ValueError, AttributeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(exc: tweepy.HTTPException) -> str:
+    """Return what the API said about a failure, on one line (no headers, no secrets)."""
+    body = _body(exc)
+    said = list(exc.api_messages) or [str(body.get("detail") or body.get("title") or "")]
+    line = " ".join(" ".join(str(m).split()) for m in said if m).strip()
+    status = getattr(exc.response, "status_code", "?")
+    reason = getattr(exc.response, "reason", "") or ""
+    return f"{status} {reason}".strip() + (f": {line}" if line else "")
+
+
+def _usage_capped(exc: tweepy.HTTPException) -> bool:
+    """Return True when a 429 is the monthly usage cap, not a rate limit."""
+    body = _body(exc)
+    said = " ".join(str(body.get(k, "")) for k in ("title", "detail", "type")).casefold()
+    return "usagecap" in said or "usage-capped" in said or "usage cap" in said
+
+
+def _param_in_error(exc: tweepy.HTTPException, name: str) -> bool:
+    """Return True when a 400 is about parameter ``name`` (its ``parameters`` or its message)."""
+    for error in exc.api_errors:
+        if isinstance(error, dict) and name in (error.get("parameters") or {}):
+            return True
+    said = " ".join(str(m) for m in exc.api_messages) + " " + str(_body(exc).get("detail", ""))
+    return name in said
+
+
+class XSource(Source):
+    """Pages of the campaign's X search, newest first, and lookups of stored ids.
+
+    ``sleep`` waits between retries (tests pass a fake; the scheduler passes one that
+    renews the lease and stops on SIGTERM). ``budget`` is how many more posts this
+    source may read (the monthly cap): it asks for no more than that and raises
+    PassStopped before a request that could cross it. ``posts_read`` counts the posts
+    the API delivered.
+    """
+
+    name = "x:recent"
+
+    def __init__(
+        self,
+        settings: Settings,
+        token: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        budget: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.query = build_query(settings.campaign)
+        self.client = tweepy.Client(
+            bearer_token=bearer_token(token), return_type=dict, wait_on_rate_limit=False
+        )
+        self.client.session = _TimeoutSession(settings.x.request_timeout_seconds)
+        self.sleep = sleep
+        self.clock = clock
+        self.budget = budget
+        self.posts_read = 0
+        self.page_size = RECENT_PAGE
+
+    def __repr__(self) -> str:  # never the client, which holds the token
+        return f"{type(self).__name__}(query={self.query!r})"
+
+    # --- the Source interface -------------------------------------------------------
+
+    def search(self, since_id: str | None = None, until_id: str | None = None) -> Iterator[Page]:
+        """Yield recent-search pages newest first for ids in (since_id, until_id).
+
+        Raises SinceIdTooOld when X refuses ``since_id`` as older than its 7-day window,
+        PassStopped when the budget allows no further page, SourceError otherwise.
+        """
+        params: dict[str, Any] = {}
+        if since_id is not None:
+            params["since_id"] = since_id
+        if until_id is not None:
+            params["until_id"] = until_id
+        try:
+            yield from self._paginate(self.client.search_recent_tweets, params)
+        except _OutOfReach:
+            log.warning("X's search window holds nothing below id %s", until_id)
+
+    def lookup(self, ids: Sequence[str]) -> Iterator[Page]:
+        """Yield one lookup page per ``lookup_batch`` ids, with the search's fields."""
+        ids = list(ids)
+        for start in range(0, len(ids), self.lookup_batch):
+            chunk = ids[start : start + self.lookup_batch]
+            self._check_budget(len(chunk), len(chunk))
+            page = self._request(self.client.get_tweets, ids=chunk, **self._fields())
+            self._count(page)
+            yield page
+
+    # --- requests ---------------------------------------------------------------------
+
+    def _fields(self) -> dict[str, Any]:
+        return {"tweet_fields": TWEET_FIELDS, "expansions": EXPANSIONS, "user_fields": USER_FIELDS}
+
+    def _check_budget(self, wanted: int, least: int) -> int:
+        """Return how many posts the next request may ask for; PassStopped if too few."""
+        if self.budget is None:
+            return wanted
+        left = self.budget - self.posts_read
+        if left < least:
+            raise PassStopped(
+                f"stopped before the monthly post cap ([x] monthly_post_cap = "
+                f"{self.settings.x.monthly_post_cap}): {self.posts_read} posts read this pass, "
+                f"{max(left, 0)} left this month"
+            )
+        return min(wanted, left)
+
+    def _count(self, page: Page) -> None:
+        data = page.get("data")
+        self.posts_read += len(data) if isinstance(data, list) else 0
+
+    def _paginate(self, call: Callable[..., Any], params: dict[str, Any]) -> Iterator[Page]:
+        next_token: str | None = None
+        while True:
+            size = self._check_budget(self.page_size, MIN_PAGE)
+            args = {"query": self.query, "max_results": size, **self._fields(), **params}
+            if next_token:
+                args["next_token"] = next_token
+            page = self._request(call, **args)
+            self._count(page)
+            yield page
+            meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
+            next_token = meta.get("next_token")
+            if not next_token:
+                return
+
+    def _backoff(self, attempt: int) -> float:
+        return min(BACKOFF_FIRST * 2**attempt, BACKOFF_CAP, self.settings.x.max_wait_seconds)
+
+    def _rate_limit_wait(self, exc: tweepy.TooManyRequests, attempt: int) -> float:
+        """Return the seconds until the rate limit resets; SourceError if beyond max_wait."""
+        reset = getattr(exc, "reset_time", None)
+        if reset is None:
+            return self._backoff(attempt)
+        wait = max(float(reset) - self.clock() + 1.0, 1.0)
+        limit = self.settings.x.max_wait_seconds
+        if wait > limit:
+            at = dt.datetime.fromtimestamp(reset, tz=dt.UTC).strftime("%H:%M:%S")
+            raise SourceError(
+                f"X rate limit reached; it resets at {at} UTC, in {wait:.0f} s, more than "
+                f"[x] max_wait_seconds = {limit:g}; the next pass carries on from here"
+            )
+        return wait
+
+    def _request(self, call: Callable[..., Any], **params: Any) -> Page:
+        """Return one response body, retrying what a retry can fix (see the module doc)."""
+        retries = self.settings.x.max_retries
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                page = call(**params)
+                if isinstance(page, dict):
+                    return page
+                reason, wait = "a response body that is not a JSON object", self._backoff(attempt)
+            except tweepy.TooManyRequests as exc:
+                if _usage_capped(exc):
+                    raise SourceError(
+                        f"X says this app's monthly usage cap is reached ({_detail(exc)}); "
+                        "collection stops until the cap resets: check the developer portal, "
+                        "and set [x] monthly_post_cap to your plan's cap"
+                    ) from exc
+                reason, wait = "rate limited (429)", self._rate_limit_wait(exc, attempt)
+            except tweepy.TwitterServerError as exc:
+                reason, wait = f"server error ({_detail(exc)})", self._backoff(attempt)
+            except tweepy.Unauthorized as exc:
+                raise SourceError(
+                    f"X refused the bearer token ({_detail(exc)}): check that {TOKEN_ENV} "
+                    "holds your app's current bearer token"
+                ) from exc
+            except tweepy.Forbidden as exc:
+                raise SourceError(
+                    f"X refused access ({_detail(exc)}): your app's access level does not "
+                    "include this endpoint (recent search needs Basic or above, full-archive "
+                    "search Pro or Enterprise), or the app is not attached to a project"
+                ) from exc
+            except tweepy.BadRequest as exc:
+                if "since_id" in params and _param_in_error(exc, "since_id"):
+                    raise SinceIdTooOld(_detail(exc)) from exc
+                if "until_id" in params and _param_in_error(exc, "until_id"):
+                    raise _OutOfReach(_detail(exc)) from exc
+                raise SourceError(
+                    f"X rejected the request ({_detail(exc)}); check [campaign] hashtags and "
+                    "accounts"
+                ) from exc
+            except tweepy.HTTPException as exc:
+                raise SourceError(f"X API error ({_detail(exc)})") from exc
+            except requests.RequestException as exc:
+                # timeouts, refused or dropped connections, and 200s whose body is not JSON
+                reason, wait = _describe_transport(exc), self._backoff(attempt)
+            attempt += 1
+            if attempt > retries:
+                raise SourceError(
+                    f"X API failed {attempt} times in a row, last: {reason}; the next pass "
+                    "resumes where this one stopped"
+                )
+            log.warning("X API: %s; retry %d of %d in %.0f s", reason, attempt, retries, wait)
+            self.sleep(wait)
+
+
+def _describe_transport(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.JSONDecodeError):
+        return "a response body that is not JSON"
+    if isinstance(exc, requests.Timeout):
+        return "no response within [x] request_timeout_seconds"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__
+
+
+def local_midnight(day: dt.date, tz: Any) -> dt.datetime:
+    """Return the start of local ``day`` in zone ``tz``, as an aware datetime."""
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=tz)
+
+
+class XArchiveSource(XSource):
+    """Full-archive search over the local dates ``since``..``until`` (inclusive), for backfill.
+
+    Its checkpoint is per date range, so an interrupted backfill of the same range
+    resumes and a repeated one reads only posts newer than it stored.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        since: dt.date,
+        until: dt.date,
+        token: str | None = None,
+        *,
+        now: dt.datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(settings, token, **kwargs)
+        tz = settings.campaign.tz
+        self.start_time = local_midnight(since, tz)
+        end = local_midnight(until + dt.timedelta(days=1), tz)
+        # X refuses an end_time less than 10 seconds before the request
+        latest = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=30)
+        self.end_time = min(end, latest)
+        self.name = f"x:all:{since.isoformat()}:{until.isoformat()}"
+        self.page_size = ARCHIVE_PAGE
+
+    def search(self, since_id: str | None = None, until_id: str | None = None) -> Iterator[Page]:
+        """Yield full-archive pages of the dates, newest first, for ids in (since_id, until_id)."""
+        params: dict[str, Any] = {}
+        # an id bound is tighter than the matching time bound; X takes either
+        if since_id is not None:
+            params["since_id"] = since_id
+        else:
+            params["start_time"] = self.start_time
+        if until_id is not None:
+            params["until_id"] = until_id
+        else:
+            params["end_time"] = self.end_time
+        yield from self._paginate(self.client.search_all_tweets, params)
