@@ -158,7 +158,7 @@ def collect(app: App) -> None:
 
     Waits for a pass already in progress (up to a minute) rather than running beside it.
 
-    Example: HASHMON_X_BEARER_TOKEN=... hashmon collect
+    Example: hashmon collect   (with HASHMON_X_BEARER_TOKEN set in the environment)
     """
     from jobs import tasks
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Row, select
 
 from monitor import store
 from monitor.errors import HashmonError, SourceError
-from monitor.normalize import normalize_page, parse_created_at, utc_text
+from monitor.normalize import from_epoch_us, normalize_page, parse_created_at, utc_text
 from monitor.sources.base import Page, SinceIdTooOld, Source, page_id_range
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _oldest_created(page: Page) -> str | None:
         for i in data
         if isinstance(i, dict) and (ms := parse_created_at(i.get("created_at"))) is not None
     ]
-    return utc_text(dt.datetime.fromtimestamp(min(times) / 1000, tz=dt.UTC)) if times else None
+    return utc_text(from_epoch_us(min(times))) if times else None
 
 
 def collect_pass(
@@ -185,13 +185,13 @@ def _created_text(engine: Engine, platform: str, post_id: str | None) -> str | N
         return None
     with engine.connect() as conn:
         ms = conn.execute(
-            select(store.Post.created_at_ms).where(
+            select(store.Post.created_at_us).where(
                 store.Post.platform == platform, store.Post.id == post_id
             )
         ).scalar()
     if ms is None:
         return None
-    return utc_text(dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC))
+    return utc_text(from_epoch_us(ms))
 
 
 def _pages(

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 PLATFORM_X = "x"
 
 
-
 @cache
 def _text_term_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Return the patterns for ``#tag`` and ``@name`` in text, built on first use.
@@ -39,6 +38,8 @@ def _text_term_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
         re.compile(f"(?<!{word})#({word}+)"),
         re.compile(f"(?<!{word})@({word}+)"),
     )
+
+
 _METRIC_KEYS = ("like_count", "retweet_count", "reply_count", "quote_count", "impression_count")
 
 
@@ -52,7 +53,7 @@ class PostRecord(NamedTuple):
     platform: str
     id: str
     author_id: str | None
-    created_at_ms: int | None  # UTC epoch milliseconds; None: no usable created_at
+    created_at_us: int | None  # UTC epoch microseconds; None: no usable created_at
     text: str
     kind: str  # original | retweet | reply | quote
     hashtags: str  # " tag1 tag2 " casefolded, or "" for none
@@ -90,22 +91,27 @@ def utc_text(moment: dt.datetime) -> str:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def epoch_ms(moment: dt.datetime) -> int:
-    """Return UTC epoch milliseconds of ``moment`` (naive means UTC)."""
+def epoch_us(moment: dt.datetime) -> int:
+    """Return UTC epoch microseconds of ``moment`` (naive means UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_epoch_us(us: int) -> dt.datetime:
+    """Return the aware UTC datetime of epoch microseconds (exact, no float rounding)."""
+    return _EPOCH + dt.timedelta(microseconds=us)
 
 
 def parse_created_at(value: Any) -> int | None:
-    """Return ``created_at`` as UTC epoch milliseconds, or None when missing or unusable.
+    """Return ``created_at`` as UTC epoch microseconds, or None when missing or unusable.
 
     ISO 8601 with ``Z`` or an offset; without one it is UTC (METRICS.md).
     """
     if not isinstance(value, str) or not value:
         return None
     try:
-        return epoch_ms(dt.datetime.fromisoformat(value))
+        return epoch_us(dt.datetime.fromisoformat(value))
     except (ValueError, OverflowError):
         return None
 

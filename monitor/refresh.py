@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from monitor import store
 from monitor.collect import PassStopped
 from monitor.errors import HashmonError, SourceError
-from monitor.normalize import epoch_ms, normalize_page, utc_text
+from monitor.normalize import epoch_us, normalize_page, utc_text
 from monitor.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,9 @@ def refresh_candidates(engine: Engine, platform: str, since: dt.datetime) -> lis
             .where(
                 store.Post.platform == platform,
                 store.Post.kind != "retweet",
-                store.Post.created_at_ms >= epoch_ms(since),
+                store.Post.created_at_us >= epoch_us(since),
             )
-            .order_by(store.Post.created_at_ms.desc(), store.Post.id.desc())
+            .order_by(store.Post.created_at_us.desc(), store.Post.id.desc())
         ).scalars()
         return list(rows)
 

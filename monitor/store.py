@@ -1,7 +1,7 @@
 """Storage: schema, engine, batched upserts, runs and checkpoints (SQLite or PostgreSQL).
 
 Hot paths write through the DBAPI cursor with tuples (``exec_driver_sql``): no ORM
-object per row. A post's ``created_at_ms`` is UTC epoch milliseconds, so local days are
+object per row. A post's ``created_at_us`` is UTC epoch microseconds, so local days are
 integer arithmetic in identical SQL on both databases; bookkeeping timestamps (runs,
 sightings) are fixed-width UTC ISO text, which sorts as it reads.
 """
@@ -44,7 +44,7 @@ class Post(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     author_id: Mapped[str | None] = mapped_column(String(64))
-    created_at_ms: Mapped[int | None] = mapped_column(BigInteger)  # UTC epoch milliseconds
+    created_at_us: Mapped[int | None] = mapped_column(BigInteger)  # UTC epoch microseconds
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(8))
     hashtags: Mapped[str] = mapped_column(Text)
@@ -61,7 +61,7 @@ class Post(Base):
     sightings: Mapped[int] = mapped_column(Integer, default=1)
 
     # created_at grows nearly monotonically, so this index is cheap to keep while ingesting
-    __table_args__ = (Index("ix_posts_created_at_ms", "created_at_ms"),)
+    __table_args__ = (Index("ix_posts_created_at_us", "created_at_us"),)
 
 
 class Author(Base):

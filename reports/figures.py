@@ -17,11 +17,11 @@ from urllib.parse import quote
 from sqlalchemy import Connection, text
 
 from monitor.config import Settings
-from monitor.normalize import utc_text
+from monitor.normalize import epoch_us, from_epoch_us, utc_text
 from reports.metrics import (
     ENGAGEMENT_COUNTS,
-    HOUR_MS,
-    local_midnight_ms,
+    HOUR_US,
+    local_midnight_us,
     period_figures,
     stats_object,
     window_sql,
@@ -79,14 +79,14 @@ class ReportData:
 # --- time -------------------------------------------------------------------------------
 
 
-def period_bounds_ms(settings: Settings, first: dt.date, last: dt.date) -> tuple[int, int]:
+def period_bounds_us(settings: Settings, first: dt.date, last: dt.date) -> tuple[int, int]:
     """Return ``[lo, hi)`` in UTC epoch ms of local dates ``first..last``."""
     tz = settings.campaign.tz
-    return local_midnight_ms(first, tz), local_midnight_ms(last + dt.timedelta(days=1), tz)
+    return local_midnight_us(first, tz), local_midnight_us(last + dt.timedelta(days=1), tz)
 
 
-def _moment(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+def _moment(us: int) -> dt.datetime:
+    return from_epoch_us(us)
 
 
 def local_time_text(moment: dt.datetime, tz: dt.tzinfo) -> str:
@@ -122,7 +122,7 @@ def hourly_activity(
     cte, join, params = window_sql(settings, first, last)
     sql = f"""
         WITH s AS ({cte})
-        SELECT ((p.created_at_ms + s.off) / {HOUR_MS}) % 24 AS hour, p.kind, COUNT(*) AS n
+        SELECT ((p.created_at_us + s.off) / {HOUR_US}) % 24 AS hour, p.kind, COUNT(*) AS n
         {join}
         GROUP BY 1, 2
     """
@@ -146,7 +146,7 @@ def top_posts(
     cte, join, params = window_sql(settings, first, last)
     sql = f"""
         WITH s AS ({cte})
-        SELECT p.platform, p.id, p.text, p.kind, p.created_at_ms, p.author_id,
+        SELECT p.platform, p.id, p.text, p.kind, p.created_at_us, p.author_id,
                a.username, a.name, p.author_followers, p.impression_count,
                COALESCE(p.like_count, 0) AS like_count,
                COALESCE(p.retweet_count, 0) AS retweet_count,
@@ -156,13 +156,13 @@ def top_posts(
         {join}
         LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
         WHERE p.kind <> 'retweet'
-        ORDER BY engagements DESC, p.created_at_ms, LENGTH(p.id), p.id
+        ORDER BY engagements DESC, p.created_at_us, LENGTH(p.id), p.id
         LIMIT :top_n
     """
     tz = settings.campaign.tz
     out = []
     for rank, row in enumerate(conn.execute(text(sql), params | {"top_n": n}).mappings(), 1):
-        created = _moment(row["created_at_ms"])
+        created = _moment(row["created_at_us"])
         out.append(
             {
                 "rank": rank,
@@ -391,8 +391,8 @@ def collection_coverage(
     collect pass are counted over the period up to ``now``, and only when at least one
     collect pass ran in it (an imported archive has no passes to miss).
     """
-    lo_ms, hi_ms = period_bounds_ms(settings, first, last)
-    lo, hi = utc_text(_moment(lo_ms)), utc_text(_moment(hi_ms))
+    lo_us, hi_us = period_bounds_us(settings, first, last)
+    lo, hi = utc_text(_moment(lo_us)), utc_text(_moment(hi_us))
     bounds = {"lo": lo, "hi": hi}
     kinds: dict[str, int] = {}
     failed = 0
@@ -431,15 +431,15 @@ def collection_coverage(
                 bounds,
             )
         }
-        stop = min(hi_ms, int(now.timestamp() * 1000))
-        hour = lo_ms - lo_ms % HOUR_MS
-        while hour + HOUR_MS <= stop:
+        stop = min(hi_us, epoch_us(now))
+        hour = lo_us - lo_us % HOUR_US
+        while hour + HOUR_US <= stop:
             hours_checked += 1
             label = utc_text(_moment(hour))[:13]
             if label not in active:
                 hours_missing += 1
                 missing.append(label + ":00Z")
-            hour += HOUR_MS
+            hour += HOUR_US
     return {
         "posts": totals["posts"],
         "stored_posts": None,

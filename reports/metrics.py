@@ -1,6 +1,6 @@
 """The figures of METRICS.md, computed by SQL aggregates; only small results reach Python.
 
-A local day is ``(created_at_ms + offset) / DAY_MS``, with the zone's UTC offset taken
+A local day is ``(created_at_us + offset) / DAY_US``, with the zone's UTC offset taken
 from a few segments computed here with zoneinfo and split exactly at summer-time
 changes. The same integer SQL runs on SQLite and PostgreSQL; posts are never loaded whole.
 """
@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from monitor.config import Settings
-from monitor.normalize import epoch_ms
+from monitor.normalize import epoch_us, from_epoch_us
 from monitor.store import stored_counts
 
 PERIOD_KEYS = (
@@ -39,13 +39,13 @@ PERIOD_KEYS = (
     "posts_without_followers",
 )
 ENGAGEMENT_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
 _EPOCH_DAY = dt.date(1970, 1, 1)
 
 
 class Segment(NamedTuple):
-    """A span ``[lo, hi)`` of UTC epoch ms over which the zone's offset is ``offset`` ms."""
+    """A span ``[lo, hi)`` of UTC epoch µs over which the zone's offset is ``offset`` µs."""
 
     lo: int
     hi: int
@@ -57,43 +57,43 @@ def day_number(day: dt.date) -> int:
     return (day - _EPOCH_DAY).days
 
 
-def local_midnight_ms(day: dt.date, tz: dt.tzinfo) -> int:
-    return epoch_ms(dt.datetime.combine(day, dt.time(0), tzinfo=tz))
+def local_midnight_us(day: dt.date, tz: dt.tzinfo) -> int:
+    return epoch_us(dt.datetime.combine(day, dt.time(0), tzinfo=tz))
 
 
-def _offset_ms(ms: int, tz: dt.tzinfo) -> int:
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).astimezone(tz)
-    return (moment.utcoffset() or dt.timedelta(0)) // dt.timedelta(milliseconds=1)
+def _offset_us(us: int, tz: dt.tzinfo) -> int:
+    moment = from_epoch_us(us).astimezone(tz)
+    return (moment.utcoffset() or dt.timedelta(0)) // dt.timedelta(microseconds=1)
 
 
 def offset_segments(first: dt.date, last: dt.date, tz: dt.tzinfo) -> list[Segment]:
     """Return spans of constant UTC offset covering local dates ``first..last``.
 
-    Split at the exact millisecond of each offset change, so ``(utc + offset) / DAY_MS``
-    is the local date and ``(utc + offset) / HOUR_MS % 24`` the local hour.
+    Split at the exact microsecond of each offset change, so ``(utc + offset) / DAY_US``
+    is the local date and ``(utc + offset) / HOUR_US % 24`` the local hour.
     """
-    end = local_midnight_ms(last + dt.timedelta(days=1), tz)
-    seg_lo = local_midnight_ms(first, tz)
-    seg_off = _offset_ms(seg_lo, tz)
+    end = local_midnight_us(last + dt.timedelta(days=1), tz)
+    seg_lo = local_midnight_us(first, tz)
+    seg_off = _offset_us(seg_lo, tz)
     segments: list[Segment] = []
     day = first
     while day <= last:
-        day_lo = local_midnight_ms(day, tz)
-        day_hi = local_midnight_ms(day + dt.timedelta(days=1), tz)
-        if day_lo > seg_lo and _offset_ms(day_lo, tz) != seg_off:
+        day_lo = local_midnight_us(day, tz)
+        day_hi = local_midnight_us(day + dt.timedelta(days=1), tz)
+        if day_lo > seg_lo and _offset_us(day_lo, tz) != seg_off:
             # the change fell exactly on this local midnight (or skipped the date)
             segments.append(Segment(seg_lo, day_lo, seg_off))
-            seg_lo, seg_off = day_lo, _offset_ms(day_lo, tz)
-        if day_hi - 1 > seg_lo and _offset_ms(day_hi - 1, tz) != seg_off:
+            seg_lo, seg_off = day_lo, _offset_us(day_lo, tz)
+        if day_hi - 1 > seg_lo and _offset_us(day_hi - 1, tz) != seg_off:
             a, b = day_lo, day_hi - 1  # offset(a) == seg_off != offset(b): bisect
             while b - a > 1:
                 mid = (a + b) // 2
-                if _offset_ms(mid, tz) == seg_off:
+                if _offset_us(mid, tz) == seg_off:
                     a = mid
                 else:
                     b = mid
             segments.append(Segment(seg_lo, b, seg_off))
-            seg_lo, seg_off = b, _offset_ms(b, tz)
+            seg_lo, seg_off = b, _offset_us(b, tz)
         day += dt.timedelta(days=1)
     segments.append(Segment(seg_lo, end, seg_off))
     return segments
@@ -136,7 +136,7 @@ def window_sql(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, 
     Other report queries build on this, so every figure sees the same posts in a period.
     """
     cte, params = segments_cte(offset_segments(first, last, settings.campaign.tz))
-    join = "FROM s JOIN posts p ON p.created_at_ms >= s.lo AND p.created_at_ms < s.hi"
+    join = "FROM s JOIN posts p ON p.created_at_us >= s.lo AND p.created_at_us < s.hi"
     return cte, join, params
 
 
@@ -147,7 +147,7 @@ def _aggregate(
     cte, join, params = window_sql(settings, first, last)
     tag_cond, men_cond, term_params = match_conditions(settings)
     params = params | term_params
-    key = f"(p.created_at_ms + s.off) / {DAY_MS}" if by_day else "'total'"
+    key = f"(p.created_at_us + s.off) / {DAY_US}" if by_day else "'total'"
     # a retweet's counts belong to its original, so engagement sums skip retweets
     sums = ", ".join(
         f"SUM(CASE WHEN p.kind <> 'retweet' THEN COALESCE(p.{c}, 0) ELSE 0 END) AS {c}"
@@ -180,7 +180,7 @@ def _aggregate(
     reach_sql = f"""
         WITH s AS ({cte}),
         keyed AS (
-            SELECT {key} AS k, p.author_id, p.created_at_ms, p.id,
+            SELECT {key} AS k, p.author_id, p.created_at_us, p.id,
                    COALESCE(p.author_followers, 0) AS followers
             {join}
             WHERE p.author_id IS NOT NULL
@@ -188,7 +188,7 @@ def _aggregate(
         ranked AS (
             SELECT k, followers, ROW_NUMBER() OVER (
                        PARTITION BY k, author_id
-                       ORDER BY created_at_ms DESC, LENGTH(id) DESC, id DESC
+                       ORDER BY created_at_us DESC, LENGTH(id) DESC, id DESC
                    ) AS rn
             FROM keyed
         )

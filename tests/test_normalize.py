@@ -44,10 +44,10 @@ def data_items(obj: dict) -> list[dict]:
     return [data] if isinstance(data, dict) else data
 
 
-def ms(text: str) -> int:
+def us(text: str) -> int:
     """UTC epoch milliseconds of an ISO 8601 time that carries its offset."""
     since = dt.datetime.fromisoformat(text) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return since.days * 86_400_000 + since.seconds * 1000 + since.microseconds // 1000
+    return since.days * 86_400_000_000 + since.seconds * 1_000_000 + since.microseconds
 
 
 # --- real recorded pages ------------------------------------------------------------------
@@ -79,7 +79,7 @@ def test_every_recorded_page_gets_author_followers_and_counts_from_its_own_json(
             assert record.author_followers == want, record.id
             assert record.author_id == item["author_id"]
             assert record.text == item["text"]
-            assert record.created_at_ms == ms(item["created_at"])
+            assert record.created_at_us == us(item["created_at"])
             pm = item.get("public_metrics") or {}
             got = (record.like_count, record.retweet_count, record.reply_count)
             assert got == (pm.get("like_count"), pm.get("retweet_count"), pm.get("reply_count"))
@@ -158,7 +158,7 @@ def test_tweepy_default_shape_posts_have_no_author_and_no_created_at() -> None:
     body = json.loads((FIXTURES / "tweepy-cassettes" / "get_tweet.json").read_text())
     (record,) = normalize_page(body).posts
     assert record.id == "1293593516040269825"
-    assert (record.author_id, record.created_at_ms, record.author_followers) == (None, None, None)
+    assert (record.author_id, record.created_at_us, record.author_followers) == (None, None, None)
     assert record.like_count is None
     assert "twitterapi" in record.hashtags.split()  # no entities: matched on the text
 
@@ -319,14 +319,14 @@ def test_missing_public_metrics_leave_counts_unknown_not_zero() -> None:
 )
 def test_created_at_with_z_an_offset_or_none_is_utc(value: str, utc: str) -> None:
     (record,) = normalize_page(page(post("1", created_at=value))).posts
-    assert record.created_at_ms == ms(utc)
+    assert record.created_at_us == us(utc)
 
 
 @pytest.mark.parametrize("value", ["yesterday", "", "2017-13-45T00:00:00Z", 1497259800, None])
 def test_an_unusable_created_at_is_none(value: object) -> None:
     item = {**post("1"), "created_at": value}
     (record,) = normalize_page(page(item)).posts
-    assert record.created_at_ms is None
+    assert record.created_at_us is None
 
 
 # --- hashtags and mentions ------------------------------------------------------------------

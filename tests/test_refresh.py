@@ -100,7 +100,7 @@ def test_refresh_stays_within_the_monthly_cap_newest_first(engine: Engine, fake:
         newest = conn.execute(
             select(store.Post.id)
             .where(store.Post.kind != "retweet")
-            .order_by(store.Post.created_at_ms.desc(), store.Post.id.desc())
+            .order_by(store.Post.created_at_us.desc(), store.Post.id.desc())
             .limit(60)
         ).scalars()
         assert asked == list(newest)

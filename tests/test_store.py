@@ -118,7 +118,7 @@ def test_content_and_followers_come_from_the_first_sighting(engine: Engine) -> N
     assert (row["text"], row["author_id"], row["kind"]) == ("first", "100", "original")
     assert row["hashtags"].split() == ["imhaw17"]
     assert row["author_followers"] == 10
-    assert row["created_at_ms"] is not None
+    assert row["created_at_us"] is not None
     assert (row["first_seen_at"], row["last_seen_at"]) == (
         "2017-06-12T10:00:00.000000Z",
         "2017-06-12T11:00:00.000000Z",
