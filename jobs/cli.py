@@ -152,6 +152,45 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
 
 
 @cli.command()
+@click.option(
+    "--out",
+    metavar="DIR",
+    default="hashmon-demo",
+    show_default=True,
+    help="Folder for the demo database and its reports.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Simulation seed.")
+@pass_app
+def demo(app: App, out: str, seed: int) -> None:
+    """Simulate the whole campaign offline and write every report, marked as simulated.
+
+    No account and no server needed: a fresh SQLite file in DIR, the simulated source
+    collected hour by hour through the same pipeline as live data, then the five daily
+    reports and the summary. The campaign (dates, hashtags, baseline) comes from your
+    config; the database and source settings are the demo's own.
+
+    Example: hashmon demo --out hashmon-demo
+    """
+    from jobs.demo import run_demo
+
+    try:
+        result = run_demo(app.settings, out, seed=seed, progress=lambda m: log.info(m))
+    except OSError as exc:
+        raise HashmonError(
+            f"cannot write the demo to {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
+    pages = [p for p in result.reports if p.suffix == ".html"]
+    click.echo(
+        f"simulated {result.posts:,} posts in {result.passes} collect passes and "
+        f"{result.refreshes} refreshes ({result.seconds:.1f} s); SIMULATED DATA, not real posts"
+    )
+    click.echo(f"database: {result.database}")
+    for page in pages:
+        click.echo(f"report:   {page}")
+    click.echo(f"open:     {result.index}  ({len(result.reports)} files in {out})")
+
+
+@cli.command()
 @pass_app
 def collect(app: App) -> None:
     """Collect new posts from the configured source once (one pass), then exit.

@@ -152,15 +152,18 @@ def format_status(obj: dict[str, Any]) -> list[str]:
     )
     lines.append(f"source: {src['kind']}{token}")
     q = obj["quota"]
-    lines.append(
-        f"posts read in {q['month']}: {q['posts_read']:,} of {q['monthly_post_cap']:,} "
-        f"({q['share_of_cap']:.1%}), {q['remaining']:,} left"
-        + (
-            f", cost {q['cost']:,.2f} at {q['price_per_post_read']:g} a post"
-            if q["price_per_post_read"]
-            else ""
+    if src["kind"] != "x":
+        lines.append(f"posts read in {q['month']}: {q['posts_read']:,} (simulated: no cap applies)")
+    else:
+        lines.append(
+            f"posts read in {q['month']}: {q['posts_read']:,} of {q['monthly_post_cap']:,} "
+            f"({q['share_of_cap']:.1%}), {q['remaining']:,} left"
+            + (
+                f", cost {q['cost']:,.2f} at {q['price_per_post_read']:g} a post"
+                if q["price_per_post_read"]
+                else ""
+            )
         )
-    )
     if obj["lease"]:
         held = obj["lease"]
         lines.append(

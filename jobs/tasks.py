@@ -105,7 +105,11 @@ def make_source(settings: Settings, *, sleep: Callable[[float], None] | None = N
     if settings.source.kind == "simulated":
         from monitor.sources.simulated import SimulatedSource
 
-        return SimulatedSource(settings)
+        # outside the demo there is no simulated clock to move: serve the campaign as it
+        # stands at its end, all of it within reach, so one collect gets the whole week
+        source = SimulatedSource(settings)
+        source.search_reach = dt.timedelta(days=36_500)
+        return source
     from monitor.sources.x import XSource
 
     return XSource(settings, sleep=sleep) if sleep is not None else XSource(settings)

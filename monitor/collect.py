@@ -101,8 +101,8 @@ def collect_pass(
 ) -> PassResult:
     """Run one search pass of ``source`` into the store and return what it did.
 
-    ``budget`` is how many more posts may be read (the monthly cap); the pass stops
-    before a page that would cross it. ``now`` stamps the sightings (the simulator's
+    ``budget`` is how many more posts may be read (the monthly cap); the pass asks for
+    no page once it is spent. ``now`` stamps the sightings (the simulator's
     clock). ``kind`` names the run in ``collection_runs`` (collect, backfill). A
     PassStopped raised by the source or ``on_page`` ends the pass early without failing
     it. Raises SourceError when the source fails for good; pages already stored stay
@@ -131,11 +131,8 @@ def collect_pass(
                 on_page,
                 keep_newest=cp.pass_newest_id,
             )
+            # a resume cut short (the cap) keeps its markers: the next pass resumes again
             base = newer(base, cp.pass_newest_id)
-            with store.writing(engine) as conn:
-                _save_checkpoint(
-                    conn, source.name, newest_id=base, pass_newest_id=None, pass_oldest_id=None
-                )
         if result.stopped_early is None:
             _run_chain(engine, source, result, seen_at, budget, base, None, on_page)
     except SinceIdTooOld:
@@ -225,12 +222,6 @@ def _run_chain(
     chain_newest: str | None = keep_newest
     for page in _pages(engine, source, since_id, until_id, result):
         records = normalize_page(page, source.platform)
-        if budget is not None and result.posts_read + len(records.posts) > budget:
-            result.stopped_early = (
-                f"stopped before the monthly post cap: {result.posts_read} posts read this pass"
-            )
-            log.warning(result.stopped_early)
-            return  # checkpoint stays: the next pass (next month) resumes below this page
         newest, oldest = page_id_range(page)
         chain_newest = newer(chain_newest, newest)
         with store.writing(engine) as conn:
@@ -254,6 +245,14 @@ def _run_chain(
             result.gap = (result.gap[0], _oldest_created(page) or result.gap[1])
         if on_page is not None:
             on_page(len(records.posts))
+        if budget is not None and result.posts_read >= budget:
+            # a fetched page is paid for, so it is stored; asking for another is not.
+            # (XSource also shrinks its last request so it never crosses the cap.)
+            result.stopped_early = (
+                f"stopped at the monthly post cap: {result.posts_read} posts read this pass"
+            )
+            log.warning(result.stopped_early)
+            return  # the markers stay: the next pass (next month) resumes below this page
     if chain_newest is not None or since_id is not None:
         with store.writing(engine) as conn:
             _save_checkpoint(

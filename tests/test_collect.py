@@ -21,6 +21,7 @@ from monitor import lease, store
 from monitor.collect import collect_pass, read_checkpoint
 from monitor.config import Settings, X
 from monitor.errors import SourceError, UsageError
+from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.sources.x import TOKEN_ENV, XSource
 from tests.xapi import (
     OTHER_CHAIN_FILE,
@@ -341,3 +342,21 @@ def test_backfill_reads_the_full_archive_page_by_page_and_a_rerun_only_what_is_n
     assert fake.search_calls[-1]["since_id"] == fake.visible()[0]
     assert [(r.kind, r.status) for r in runs(engine)] == [("backfill", "ok")] * 2
     assert tasks.month_posts_read(engine) == 500
+
+
+def test_a_pass_cut_short_by_the_cap_twice_still_loses_no_post(sqlite_engine) -> None:
+    # the simulator stands in for X: a budget that runs out in the first pass and again
+    # while the second pass resumes it; the third pass must fetch everything left
+    campaign = simulate_campaign(Settings(), seed=7)
+    now = campaign.span_end_at
+    reach = now - dt.timedelta(days=7)
+    expected = sum(1 for i in range(len(campaign)) if reach <= campaign.created_at(i) <= now)
+    source = SimulatedSource(campaign, clock=now)
+    first = collect_pass(sqlite_engine, source, now=now, budget=450)
+    second = collect_pass(sqlite_engine, source, now=now, budget=300)
+    third = collect_pass(sqlite_engine, source, now=now)
+    assert first.stopped_early and second.stopped_early and not third.stopped_early
+    with sqlite_engine.connect() as conn:
+        assert store.stored_counts(conn)["posts"] == expected
+    # and nothing was read twice: every post read was new
+    assert first.posts_read + second.posts_read + third.posts_read == expected
