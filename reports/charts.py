@@ -199,12 +199,15 @@ def pace_chart(pace: dict[str, Any], campaign_days: Sequence[dt.date]) -> Chart:
             label=f"{metric.capitalize()} so far",
             zorder=3,
         )
+        top = max([*values, pace["baseline"] or 0]) or 1
         for xi, v in zip(x, values, strict=False):
+            # a label just under the baseline line would sit on it: put that one below
+            near = pace["baseline"] is not None and 0 <= pace["baseline"] - v < 0.12 * top
             ax.annotate(
                 count(v),
                 (xi, v),
                 textcoords="offset points",
-                xytext=(0, 8),
+                xytext=(0, -14) if near else (0, 8),
                 ha="center",
                 fontsize=8,
                 color=INK,
