@@ -116,8 +116,8 @@ class X(_Section):
 
 class Schedule(_Section):
     collect_every_minutes: int = Field(default=15, gt=0)
-    refresh_metrics_every_minutes: int = Field(default=180, gt=0)
-    refresh_metrics_for_hours: int = Field(default=72, gt=0)
+    refresh_metrics_every_minutes: int = Field(default=360, gt=0)
+    refresh_metrics_for_hours: int = Field(default=48, gt=0)
     daily_report_at: dt.time = dt.time(21, 0)
     summary_at: dt.time = dt.time(9, 0)
     misfire_grace_minutes: int = Field(default=360, gt=0)
