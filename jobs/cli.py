@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from monitor import archive, store
 from monitor.config import Settings, load_settings
-from monitor.errors import HashmonError, UsageError
+from monitor.errors import HashmonError, UsageError, db_detail
 
 log = logging.getLogger("hashmon")
 
@@ -138,10 +138,11 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
     """
     from jobs.tables import stats_table
+    from reports.build import snapshot
     from reports.metrics import stats_object
 
     try:
-        with app.engine.connect() as conn:
+        with snapshot(app.engine) as conn:
             obj = stats_object(conn, app.settings, date_from, date_to)
     except ValueError as exc:
         raise UsageError(f"{exc}; give --from on or before --to") from None
@@ -369,11 +370,14 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except sa_exc.OperationalError as exc:
+    except sa_exc.SQLAlchemyError as exc:
+        # never str(exc): it carries the SQL statement and its parameters (post text)
         if verbose:
             traceback.print_exc()
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        click.echo(f"Error: database failure: {detail}; check the database and try again", err=True)
+        click.echo(
+            f"Error: database failure: {db_detail(exc)}; check the database and try again",
+            err=True,
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -381,8 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if verbose:
             traceback.print_exc()
+        said = " ".join(str(exc).split())[:300]  # one line, whatever the exception holds
         click.echo(
-            f"Error: unexpected failure ({type(exc).__name__}: {exc}); "
+            f"Error: unexpected failure ({type(exc).__name__}: {said}); "
             "rerun with -v for details and report it",
             err=True,
         )

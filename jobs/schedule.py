@@ -34,12 +34,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import tasks
 from monitor import store
 from monitor.collect import PassStopped
 from monitor.config import DATABASE_ENV, Settings, load_settings
-from monitor.errors import HashmonError, LockedError
+from monitor.errors import HashmonError, LockedError, db_detail
 from monitor.sources.x import bearer_token
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def _run_job(name: str, config_path: str | None, database_url: str | None, work:
         log.info("%s: %s", name, exc)
     except HashmonError as exc:
         log.error("%s failed: %s", name, exc)
+    except SQLAlchemyError as exc:
+        # the database went away mid-job: one line (never its SQL); the next run retries
+        log.error("%s failed: database failure: %s", name, db_detail(exc))
     finally:
         engine.dispose()
 

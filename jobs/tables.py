@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reports.metrics import PERIOD_KEYS
+
+# bidi embeddings, overrides and isolates: they reorder what a terminal shows
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: Any) -> Text:
+    """Return config text (a campaign name, a baseline label) as inert terminal text.
+
+    A ``Text`` is never parsed for rich markup (``[link=...]``, or a stray ``[/bold]``
+    that would crash the table), and control characters (escape sequences that move
+    the cursor or make hyperlinks) and bidi overrides are dropped.
+    """
+    text = _BIDI.sub("", str(value))
+    return Text("".join(c for c in text if unicodedata.category(c) != "Cc"))
 
 
 def fmt(key: str, value: Any) -> str:
@@ -26,7 +43,7 @@ def stats_table(obj: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     c = obj["campaign"]
     title = f"{c['name']}: {obj['days'][0]['date']} to {obj['days'][-1]['date']} ({c['timezone']})"
-    table = Table(title=title)
+    table = Table(title=plain(title))
     table.add_column("figure")
     for day in obj["days"]:
         table.add_column(day["date"][5:], justify="right")
@@ -37,8 +54,10 @@ def stats_table(obj: dict[str, Any], console: Console | None = None) -> None:
     b = obj["baseline"]
     if b is not None:
         console.print(
-            f"{b['metric']} against {b['label']} ({b['value']:,}): "
-            f"{fmt('baseline_progress', obj['totals']['baseline_progress'])}"
+            plain(
+                f"{b['metric']} against {b['label']} ({b['value']:,}): "
+                f"{fmt('baseline_progress', obj['totals']['baseline_progress'])}"
+            )
         )
     s = obj["stored"]
-    console.print(f"stored: {s['posts']:,} posts by {s['authors']:,} authors (all dates)")
+    console.print(plain(f"stored: {s['posts']:,} posts by {s['authors']:,} authors (all dates)"))

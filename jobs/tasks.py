@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from monitor import lease, store
 from monitor.collect import PassResult, PassStopped, collect_pass
 from monitor.config import Settings
-from monitor.errors import HashmonError, UsageError
+from monitor.errors import HashmonError, UsageError, db_detail
 from monitor.normalize import utc_text
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
@@ -333,6 +333,8 @@ def describe_pass(result: PassResult) -> str:
     )
     if result.gap is not None:
         line += f"; gap recorded from {result.gap[0] or '?'} to {result.gap[1] or '?'}"
+    if result.skipped:
+        line += f"; skipped {result.skipped} unusable item(s) (hashmon status shows the first)"
     if result.stopped_early:
         line += f"; {result.stopped_early}"
     return line
@@ -344,6 +346,8 @@ def describe_refresh(result: RefreshResult) -> str:
         f"{result.requests} requests, {result.asked} of {result.candidates} posts looked up, "
         f"{result.posts_read} read"
     )
+    if result.skipped:
+        line += f"; skipped {result.skipped} unusable item(s) (hashmon status shows the first)"
     if result.stopped_early:
         line += f"; {result.stopped_early}"
     return line
@@ -363,7 +367,8 @@ def _record(engine: Engine, kind: str, what: str, write: Callable[[], Any]) -> A
         status, message = "failed", f"{what}: {exc}"
         raise
     except BaseException as exc:
-        status, message = "failed", f"{what}: {type(exc).__name__}: {exc}"
+        # one line: a database error's text would carry its SQL statement and parameters
+        status, message = "failed", f"{what}: {type(exc).__name__}: {db_detail(exc)}"
         raise
     finally:
         with store.writing(engine) as conn:
@@ -372,13 +377,29 @@ def _record(engine: Engine, kind: str, what: str, write: Callable[[], Any]) -> A
             )
 
 
+@contextmanager
+def _writable(out: str) -> Iterator[None]:
+    """Turn a failure to write into the folder into one clear HashmonError (as the CLI does).
+
+    Report files are written atomically, so the folder keeps whole files whatever failed.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise HashmonError(
+            f"cannot write reports to {out}: {exc.strerror or exc}; free some space or fix "
+            "the folder's permissions, or set [reports] out_dir"
+        ) from None
+
+
 def _write_daily(engine: Engine, settings: Settings, day: dt.date, out: str) -> Any:
     from reports.build import write_daily_report
     from reports.html import write_index
 
     simulated = settings.source.kind == "simulated"
-    written = write_daily_report(engine, settings, day, out, simulated=simulated)
-    write_index(out)
+    with _writable(out):
+        written = write_daily_report(engine, settings, day, out, simulated=simulated)
+        write_index(out)
     return written
 
 
@@ -387,8 +408,9 @@ def _write_summary(engine: Engine, settings: Settings, out: str) -> Any:
     from reports.html import write_index
 
     simulated = settings.source.kind == "simulated"
-    written = write_summary_report(engine, settings, out, simulated=simulated)
-    write_index(out)
+    with _writable(out):
+        written = write_summary_report(engine, settings, out, simulated=simulated)
+        write_index(out)
     return written
 
 

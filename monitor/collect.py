@@ -15,10 +15,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, Row, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import store
-from monitor.errors import HashmonError, SourceError
-from monitor.normalize import from_epoch_us, normalize_page, parse_created_at, utc_text
+from monitor.errors import DatabaseError, HashmonError, SourceError, db_detail
+from monitor.normalize import (
+    PageError,
+    PageRecords,
+    from_epoch_us,
+    normalize_page,
+    parse_created_at,
+    utc_text,
+)
 from monitor.sources.base import Page, SinceIdTooOld, Source, page_id_range
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,8 @@ class PassResult:
     requests: int = 0
     gap: tuple[str | None, str | None] | None = None
     stopped_early: str | None = None  # why the pass stopped before the end, if it did
+    skipped: int = 0  # items of pages that could not be used (see usable_records)
+    first_problem: str | None = None
 
 
 class PassStopped(Exception):
@@ -50,6 +60,39 @@ class PassStopped(Exception):
 
 def _id_key(i: str) -> tuple[int, str]:
     return (len(i), i)
+
+
+def usable_records(page: Page, platform: str) -> tuple[PageRecords, list[str]]:
+    """Return the records of a page from a live source, and what in it could not be used.
+
+    A page that normalises whole gives all its records. One that does not (a post whose
+    id is not a number or whose text is not a string, ``data`` of the wrong shape) gives
+    the posts that normalise one by one, each with the page's includes, and the
+    problems: a live pass skips what it cannot use and goes on, instead of failing on the
+    same page at every pass for the rest of the week. (An import refuses such a file.)
+    """
+    try:
+        return normalize_page(page, platform), []
+    except PageError as exc:
+        whole = str(exc)
+    data = page.get("data") if isinstance(page, dict) else None
+    if not isinstance(data, list):
+        return PageRecords([], [], 0, None), [whole]
+    posts, authors, problems = [], {}, []
+    for item in data:
+        try:
+            records = normalize_page({**page, "data": [item]}, platform)
+        except PageError as exc:
+            problems.append(str(exc))
+            continue
+        posts += records.posts
+        for author in records.authors:
+            authors.setdefault(author.id, author)
+    return PageRecords(posts, list(authors.values()), 0, None), problems
+
+
+def _decimal(value: object) -> str | None:
+    return value if isinstance(value, str) and value.isascii() and value.isdigit() else None
 
 
 def newer(a: str | None, b: str | None) -> str | None:
@@ -144,8 +187,15 @@ def collect_pass(
     except HashmonError as exc:
         status, message = "failed", str(exc)
         raise
+    except SQLAlchemyError as exc:
+        # one line: str(exc) would carry the SQL statement and its parameters (post text)
+        status, message = "failed", f"database failure: {db_detail(exc)}"
+        raise DatabaseError(
+            f"collection stopped by a {message}; what was stored stays stored and the next "
+            "pass resumes: check the database"
+        ) from exc
     except Exception as exc:
-        status, message = "failed", f"{type(exc).__name__}: {exc}"
+        status, message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         raise SourceError(f"collection failed: {message}") from exc
     except BaseException as exc:
         # Ctrl-C or SystemExit mid-pass: without this the run would be recorded as "ok"
@@ -158,6 +208,8 @@ def collect_pass(
         result.requests = source.requests - start_requests
         if result.stopped_early and status == "ok":
             status, message = "stopped", result.stopped_early
+        if result.skipped and message is None:
+            message = f"skipped {result.skipped} unusable item(s), first: {result.first_problem}"
         with store.writing(engine) as conn:
             store.finish_run(
                 conn,
@@ -168,7 +220,7 @@ def collect_pass(
                 posts_read=result.posts_read,
                 posts_new=result.new,
                 posts_updated=result.updated,
-                errors=0 if status in ("ok", "stopped", "interrupted") else 1,
+                errors=(0 if status in ("ok", "stopped", "interrupted") else 1) + result.skipped,
                 message=message,
                 gap_from=result.gap[0] if result.gap else None,
                 gap_to=result.gap[1] if result.gap else None,
@@ -221,8 +273,18 @@ def _run_chain(
     """
     chain_newest: str | None = keep_newest
     for page in _pages(engine, source, since_id, until_id, result):
-        records = normalize_page(page, source.platform)
-        newest, oldest = page_id_range(page)
+        records, problems = usable_records(page, source.platform)
+        if problems:
+            result.skipped += len(problems)
+            result.first_problem = result.first_problem or problems[0]
+            log.warning(
+                "skipped %d unusable item(s) of page %d: %s",
+                len(problems),
+                result.pages + 1,
+                problems[0],
+            )
+        # a checkpoint must be an id X accepts back: never whatever a bad page claimed
+        newest, oldest = (_decimal(i) for i in page_id_range(page))
         chain_newest = newer(chain_newest, newest)
         with store.writing(engine) as conn:
             new, updated = store.store_batch(

@@ -7,19 +7,30 @@ Precedence, highest first: command-line options, ``HASHMON_CONFIG`` /
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_FILE = "hashmon.toml"
 CONFIG_ENV = "HASHMON_CONFIG"
 DATABASE_ENV = "HASHMON_DATABASE_URL"
+API_BASE_ENV = "HASHMON_X_API_BASE"
+DEFAULT_API_BASE = "https://api.twitter.com"
+# plain http is for a test server on this machine only: the bearer token travels in a header
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"  # monitor.sources.x reads it; named here to spot it in files
 BASELINE_METRICS = (
     "posts",
     "contributors",
@@ -112,6 +123,22 @@ class X(_Section):
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
     max_wait_seconds: float = Field(default=900.0, gt=0)
+    # where the X API v2 answers; only a test server or a proxy needs anything else
+    api_base_url: str = DEFAULT_API_BASE
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _safe_base(cls, value: str) -> str:
+        value = value.strip()
+        parts = urlsplit(value)
+        secure = parts.scheme == "https" and bool(parts.hostname)
+        local = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if not (secure or local) or parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError(
+                "expected https://HOST[:PORT] (http:// only on 127.0.0.1 or localhost, for a "
+                "test server): the bearer token must never cross a network in clear"
+            )
+        return value.rstrip("/")
 
 
 class Schedule(_Section):
@@ -141,6 +168,10 @@ class Settings(_Section):
     origin: str = Field(default="built-in defaults", exclude=True)
 
 
+# keys whose values may carry credentials: an error about them never repeats the value
+_QUIET_KEYS = ("database.url", "x.api_base_url")
+
+
 def _describe(err: dict) -> str:
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
@@ -149,8 +180,86 @@ def _describe(err: dict) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     got = err.get("input")
-    shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    quiet = isinstance(got, dict) or got is None or key in _QUIET_KEYS
+    shown = "" if quiet else f" (got {got!r})"
     return f"{key}: {msg}{shown}"
+
+
+# --- secrets in a config file that others can read ----------------------------------------
+
+_SECRET_KEY = re.compile(r"(?i)(token|secret|passw(or)?d|api_?key|credential)")
+_DSN_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*\S")
+_BEARER = re.compile(r"(?i)\bbearer\s+\S{16,}")
+_X_APP_TOKEN = re.compile(r"A{16,}[A-Za-z0-9%+/=_-]{16,}")  # X app-only tokens start so
+_OPAQUE = re.compile(r"[A-Za-z0-9%+=_-]{48,}")
+_warned: set[str] = set()
+
+
+def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Yield (dotted key, string) for every string value in a TOML table, keys included."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v, key)
+    elif isinstance(value, str):
+        yield key, value
+
+
+def _looks_secret(key: str, value: str) -> str | None:
+    """Return what kind of secret ``value`` (under ``key``) seems to be, or None."""
+    if not value.strip():
+        return None
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token and token in value:
+        return f"the value of {TOKEN_ENV}"
+    if _SECRET_KEY.search(key.rsplit(".", 1)[-1]):
+        return f"a value under a key named {key}"
+    if "://" in value:
+        try:
+            if urlsplit(value).password:
+                return f"a password in {key}"
+        except ValueError:
+            pass
+    if _DSN_PASSWORD.search(value):
+        return f"a password in {key}"
+    if _BEARER.search(value) or _X_APP_TOKEN.search(value):
+        return f"something that looks like a bearer token in {key}"
+    for run in _OPAQUE.findall(value):
+        if (
+            any(c.isdigit() for c in run)
+            and any(c.isupper() for c in run)
+            and any(c.islower() for c in run)
+        ):
+            return f"something that looks like a token in {key}"
+    return None
+
+
+def warn_if_exposed(path: Path, data: dict) -> str | None:
+    """Warn (one log line, once per file) when a config file holding a secret is readable
+    by others; return the warning, or None.
+
+    The line names the file, what kind of secret it seems to hold and ``chmod 600``, never
+    the secret itself.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & 0o044:  # neither group nor others may read it
+        return None
+    what = next((w for k, v in _strings(data) if (w := _looks_secret(k, v))), None)
+    if what is None:
+        return None
+    message = (
+        f"config file {path} holds a secret ({what}) and other users can read it: "
+        f"run chmod 600 {path}"
+    )
+    if str(path.resolve()) not in _warned:
+        _warned.add(str(path.resolve()))
+        log.warning(message)
+    return message
 
 
 def parse_settings(data: dict, origin: str) -> Settings:
@@ -173,8 +282,9 @@ def load_settings(config_path: str | None = None, database_url: str | None = Non
 
     ``config_path`` (``--config``) beats ``HASHMON_CONFIG``, which beats ``./hashmon.toml``;
     without any of them the built-in #IMHAW17 defaults apply. ``database_url``
-    (``--database``) beats ``HASHMON_DATABASE_URL``, which beats ``[database] url``.
-    Raises ConfigError for a missing or invalid file.
+    (``--database``) beats ``HASHMON_DATABASE_URL``, which beats ``[database] url``;
+    ``HASHMON_X_API_BASE`` beats ``[x] api_base_url``. Raises ConfigError for a missing
+    or invalid file. Logs a warning when the file holds a secret others can read.
     """
     explicit = config_path or os.environ.get(CONFIG_ENV) or None
     path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
@@ -188,6 +298,7 @@ def load_settings(config_path: str | None = None, database_url: str | None = Non
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        warn_if_exposed(path, data)
         settings = parse_settings(data, str(path))
     elif explicit:
         hint = f" (from {CONFIG_ENV})" if not config_path else ""
@@ -199,4 +310,12 @@ def load_settings(config_path: str | None = None, database_url: str | None = Non
     url = database_url or os.environ.get(DATABASE_ENV) or None
     if url:
         settings = settings.model_copy(update={"database": Database(url=url)})
+    base = os.environ.get(API_BASE_ENV, "").strip()
+    if base:
+        try:
+            x = X.model_validate({**settings.x.model_dump(), "api_base_url": base})
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{API_BASE_ENV}: {problem}") from None
+        settings = settings.model_copy(update={"x": x})
     return settings

@@ -45,3 +45,15 @@ class SourceError(HashmonError):
 
 class LockedError(HashmonError):
     """Another collector holds this database's collection lease."""
+
+
+def db_detail(exc: BaseException) -> str:
+    """Return one line saying why a database call failed: the driver's first line.
+
+    Never ``str(exc)`` of a SQLAlchemy error: that carries the SQL statement and its
+    parameters (post text, and the URL of a connection error can follow it).
+    """
+    orig = getattr(exc, "orig", None)
+    said = str(orig if orig is not None else exc).strip()
+    line = said.splitlines()[0].strip() if said else ""
+    return (line or type(exc).__name__)[:300]

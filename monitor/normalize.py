@@ -40,9 +40,6 @@ def _text_term_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     )
 
 
-_METRIC_KEYS = ("like_count", "retweet_count", "reply_count", "quote_count", "impression_count")
-
-
 class PageError(ValueError):
     """A page that cannot be used at all (not an object, or `data` of the wrong shape)."""
 
@@ -89,13 +86,18 @@ def utc_text(moment: dt.datetime) -> str:
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = dt.timedelta(microseconds=1)
+_fromisoformat = dt.datetime.fromisoformat
+# a NamedTuple's generated __new__ is a Python frame per record; tuple.__new__ is not, and
+# normalising a million posts makes that difference measurable (docs/PERFORMANCE.md)
+_make = tuple.__new__
 
 
 def epoch_us(moment: dt.datetime) -> int:
     """Return UTC epoch microseconds of ``moment`` (naive means UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+    return (moment - _EPOCH) // _US
 
 
 def from_epoch_us(us: int) -> dt.datetime:
@@ -111,14 +113,29 @@ def parse_created_at(value: Any) -> int | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return epoch_us(dt.datetime.fromisoformat(value))
+        moment = _fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return (moment - _EPOCH) // _US
     except (ValueError, OverflowError):
         return None
 
 
+MAX_ID_DIGITS = 64  # the width of the id columns (PostgreSQL enforces it)
+
+
 def _id(value: Any) -> str | None:
-    """Return a decimal id without leading zeros, or None if it is not one."""
-    if isinstance(value, bool):
+    """Return a decimal id without leading zeros, or None if it is not one that fits."""
+    out = _decimal(value)
+    return out if out is None or len(out) <= MAX_ID_DIGITS else None
+
+
+def _decimal(value: Any) -> str | None:
+    if type(value) is str:  # the API's own form, so it goes first
+        if value.isdigit() and value.isascii():
+            return value if value[0] != "0" else (value.lstrip("0") or "0")
+        return None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return str(value) if value >= 0 else None
@@ -128,15 +145,25 @@ def _id(value: Any) -> str | None:
 
 
 def _count(value: Any) -> int | None:
+    if type(value) is int:
+        return value if value >= 0 else None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
 
 
+_KIND_OF_TYPE = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
+
+
 def _kind(refs: Any) -> str:
-    if not isinstance(refs, list):
+    if not isinstance(refs, list) or not refs:
         return "original"
-    types = {r.get("type") for r in refs if isinstance(r, dict)}
+    types = set()
+    for r in refs:
+        if isinstance(r, dict):
+            t = r.get("type")
+            if isinstance(t, str):  # anything else names no kind (and is not hashable)
+                types.add(t)
     if "retweeted" in types:
         return "retweet"
     if "replied_to" in types:
@@ -149,32 +176,43 @@ def _kind(refs: Any) -> str:
 def _joined(terms: list[str]) -> str:
     # spaces around each term let SQL match a whole term with LIKE '% term %'
     # a term with whitespace inside would break the " a b " encoding; X never sends one
-    seen = list(dict.fromkeys(t for t in terms if len(t.split()) == 1 and t.split()[0] == t))
+    # (isalnum() is the cheap proof of "one word"; split() decides the rest)
+    if len(terms) == 1:
+        t = terms[0]
+        return f" {t} " if t.isalnum() or t.split() == [t] else ""
+    seen = list(dict.fromkeys(t for t in terms if t.isalnum() or t.split() == [t]))
     return f" {' '.join(seen)} " if seen else ""
 
 
-def _entity_terms(entities: dict, key: str, field: str) -> list[str]:
-    items = entities.get(key)
-    if not isinstance(items, list):
-        return []  # absent or null: the post has none (METRICS.md)
+def _no_nul(value: str) -> str:
+    # valid JSON, but PostgreSQL text cannot hold NUL: keep the character visible instead
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _entity_terms(items: Any, field: str) -> str:
+    """Return the joined terms of an entities list (``hashtags`` or ``mentions``)."""
+    if not isinstance(items, list) or not items:
+        return ""  # absent or null: the post has none (METRICS.md)
     out = []
     for item in items:
-        if isinstance(item, dict) and isinstance(item.get(field), str):
-            out.append(item[field].lstrip("#@").casefold())
-    return out
+        if isinstance(item, dict):
+            value = item.get(field)
+            if isinstance(value, str):
+                out.append(_no_nul(value.lstrip("#@").casefold()))
+    return _joined(out) if out else ""
 
 
-def _terms(item: dict) -> tuple[str, str]:
-    entities = item.get("entities")
-    if isinstance(entities, dict):
-        return (
-            _joined(_entity_terms(entities, "hashtags", "tag")),
-            _joined(_entity_terms(entities, "mentions", "username")),
-        )
-    # no entities object at all: match on the text, casefolded, whole words only
-    text = item["text"].casefold()
+def _text_terms(text: str) -> tuple[str, str]:
+    """Return (hashtags, mentions) found in a post's text: for posts without ``entities``.
+
+    Casefolded, whole words only (METRICS.md).
+    """
+    folded = text.casefold()
     tag_in_text, mention_in_text = _text_term_patterns()
-    return _joined(tag_in_text.findall(text)), _joined(mention_in_text.findall(text))
+    return (
+        _joined(tag_in_text.findall(folded)) if "#" in folded else "",
+        _joined(mention_in_text.findall(folded)) if "@" in folded else "",
+    )
 
 
 def _followers(user: Any) -> int | None:
@@ -186,18 +224,22 @@ def _followers(user: Any) -> int | None:
     return _count(metrics.get("followers_count"))
 
 
-def _author(user: dict, platform: str) -> AuthorRecord | None:
-    uid = _id(user.get("id"))
+def _author(user: dict, platform: str, uid: str | None = None) -> AuthorRecord | None:
     if uid is None:
-        return None
+        uid = _id(user.get("id"))
+        if uid is None:
+            return None
     username = user.get("username")
     name = user.get("name")
-    return AuthorRecord(
-        platform,
-        uid,
-        username if isinstance(username, str) else None,
-        name if isinstance(name, str) else None,
-        _followers(user),
+    return _make(
+        AuthorRecord,
+        (
+            platform,
+            uid,
+            _no_nul(username) if isinstance(username, str) else None,
+            _no_nul(name) if isinstance(name, str) else None,
+            _followers(user),
+        ),
     )
 
 
@@ -205,32 +247,119 @@ def _is_post_shaped(item: Any) -> bool:
     return isinstance(item, dict) and "id" in item and "text" in item
 
 
-def _post(item: dict, position: int, users: dict[str, dict], platform: str) -> PostRecord:
-    post_id = _id(item["id"])
-    if post_id is None:
-        raise PageError(f"post {position} of data has an id that is not a decimal number")
-    if not isinstance(item["text"], str):
-        raise PageError(f"post {post_id} has a text that is not a string")
-    author_id = _id(item.get("author_id"))
-    metrics = item.get("public_metrics")
-    counts: list[int | None] = (
-        [_count(metrics.get(k)) for k in _METRIC_KEYS]
-        if isinstance(metrics, dict)
-        else [None] * len(_METRIC_KEYS)
-    )
-    hashtags, mentions = _terms(item)
-    return PostRecord(
-        platform,
-        post_id,
-        author_id,
-        parse_created_at(item.get("created_at")),
-        item["text"],
-        _kind(item.get("referenced_tweets")),
-        hashtags,
-        mentions,
-        _followers(users.get(author_id)) if author_id is not None else None,
-        *counts,
-    )
+_NO_COUNTS = (None, None, None, None, None)
+
+
+def _posts(
+    items: list, users: dict[str, dict], platform: str
+) -> tuple[list[PostRecord], dict[str, AuthorRecord], int]:
+    """Return (the post records of ``items`` in order, their authors, how many are not posts).
+
+    Authors are those of ``users`` who wrote a post here, in order of their first post.
+
+    The hot loop of every import and collect pass, so the common shapes (ids as decimal
+    strings, counts as ints, an entities object) take inline fast paths and the helpers
+    above decide everything else; the result is the same either way.
+    """
+    posts: list[PostRecord] = []
+    append = posts.append
+    authors: dict[str, AuthorRecord] = {}
+    non_posts = 0
+    for position, item in enumerate(items, 1):
+        if not (isinstance(item, dict) and "id" in item and "text" in item):
+            non_posts += 1
+            continue
+        get = item.get
+        post_id = item["id"]
+        if not (type(post_id) is str and post_id.isdigit() and post_id[0] != "0"):
+            post_id = _id(post_id)
+            if post_id is None:
+                raise PageError(f"post {position} of data has an id that is not a decimal number")
+        elif not post_id.isascii():
+            raise PageError(f"post {position} of data has an id that is not a decimal number")
+        elif len(post_id) > MAX_ID_DIGITS:
+            raise PageError(f"post {position} of data has an id longer than {MAX_ID_DIGITS} digits")
+        text = item["text"]
+        if not isinstance(text, str):
+            raise PageError(f"post {post_id} has a text that is not a string")
+        if "\x00" in text:
+            text = _no_nul(text)
+        author_id = get("author_id")
+        if not (type(author_id) is str and author_id.isdigit() and author_id[0] != "0"):
+            author_id = _id(author_id)
+        elif not author_id.isascii() or len(author_id) > MAX_ID_DIGITS:
+            author_id = None
+        metrics = get("public_metrics")
+        if isinstance(metrics, dict):
+            m = metrics.get
+            like, retweet, reply, quote, impression = (
+                m("like_count"),
+                m("retweet_count"),
+                m("reply_count"),
+                m("quote_count"),
+                m("impression_count"),
+            )
+            # counts are ints almost always; anything else goes through _count
+            if not (type(like) is int and like >= 0):
+                like = _count(like)
+            if not (type(retweet) is int and retweet >= 0):
+                retweet = _count(retweet)
+            if not (type(reply) is int and reply >= 0):
+                reply = _count(reply)
+            if not (type(quote) is int and quote >= 0):
+                quote = _count(quote)
+            if not (type(impression) is int and impression >= 0):
+                impression = _count(impression)
+        else:
+            like = retweet = reply = quote = impression = None
+        entities = get("entities")
+        if isinstance(entities, dict):
+            hashtags = _entity_terms(entities.get("hashtags"), "tag")
+            mentions = _entity_terms(entities.get("mentions"), "username")
+        else:
+            hashtags, mentions = _text_terms(text)
+        created_at = get("created_at")
+        refs = get("referenced_tweets")
+        if not refs:
+            kind = "original"
+        elif (
+            type(refs) is list
+            and len(refs) == 1
+            and type(refs[0]) is dict
+            and type(ref_type := refs[0].get("type")) is str
+        ):
+            kind = _KIND_OF_TYPE.get(ref_type, "original")
+        else:
+            kind = _kind(refs)
+        followers = None
+        user = users.get(author_id) if author_id is not None else None
+        if user is not None:
+            author = authors.get(author_id)  # type: ignore[arg-type]
+            if author is None:
+                author = authors[author_id] = _author(user, platform, author_id)  # type: ignore
+            followers = author[4]
+        append(
+            _make(
+                PostRecord,
+                (
+                    platform,
+                    post_id,
+                    author_id,
+                    parse_created_at(created_at) if created_at is not None else None,
+                    text,
+                    kind,
+                    hashtags,
+                    mentions,
+                    followers,
+                    like,
+                    retweet,
+                    reply,
+                    quote,
+                    impression,
+                ),
+            )
+        )
+    return posts, authors, non_posts
 
 
 def _guess_kind(items: list) -> str | None:
@@ -279,20 +408,7 @@ def normalize_page(page: Any, platform: str = PLATFORM_X) -> PageRecords:
                     uid = _id(user.get("id"))
                     if uid is not None:
                         users.setdefault(uid, user)
-    posts: list[PostRecord] = []
-    non_posts = 0
-    for position, item in enumerate(items, 1):
-        if _is_post_shaped(item):
-            posts.append(_post(item, position, users, platform))
-        else:
-            non_posts += 1
-    authors: dict[str, AuthorRecord] = {}
-    for post in posts:
-        if post.author_id is not None and post.author_id not in authors:
-            user = users.get(post.author_id)
-            record = _author(user, platform) if user is not None else None
-            if record is not None:
-                authors[post.author_id] = record
+    posts, authors, non_posts = _posts(items, users, platform)
     return PageRecords(
         posts, list(authors.values()), non_posts, _guess_kind(items) if non_posts else None
     )

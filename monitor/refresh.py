@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import store
-from monitor.collect import PassStopped
-from monitor.errors import HashmonError, SourceError
-from monitor.normalize import epoch_us, normalize_page, utc_text
+from monitor.collect import PassStopped, usable_records
+from monitor.errors import DatabaseError, HashmonError, SourceError, db_detail
+from monitor.normalize import epoch_us, utc_text
 from monitor.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class RefreshResult:
     updated: int = 0
     requests: int = 0
     stopped_early: str | None = None
+    skipped: int = 0  # items of lookup pages that could not be used
+    first_problem: str | None = None
 
 
 def refresh_candidates(engine: Engine, platform: str, since: dt.datetime) -> list[str]:
@@ -90,7 +93,11 @@ def refresh_metrics(
             chunk = ids[start : start + batch]
             result.asked += len(chunk)
             for page in source.lookup(chunk):
-                records = normalize_page(page, source.platform)
+                records, problems = usable_records(page, source.platform)
+                if problems:
+                    result.skipped += len(problems)
+                    result.first_problem = result.first_problem or problems[0]
+                    log.warning("skipped %d unusable item(s): %s", len(problems), problems[0])
                 with store.writing(engine) as conn:
                     new, updated = store.store_batch(
                         conn, records.posts, records.authors, run_id=run_id, seen_at=seen_at
@@ -107,8 +114,15 @@ def refresh_metrics(
     except HashmonError as exc:
         status, message = "failed", str(exc)
         raise
+    except SQLAlchemyError as exc:
+        # one line: str(exc) would carry the SQL statement and its parameters (post text)
+        status, message = "failed", f"database failure: {db_detail(exc)}"
+        raise DatabaseError(
+            f"refresh stopped by a {message}; what was stored stays stored and the next "
+            "pass resumes: check the database"
+        ) from exc
     except Exception as exc:
-        status, message = "failed", f"{type(exc).__name__}: {exc}"
+        status, message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         raise SourceError(f"refresh failed: {message}") from exc
     except BaseException as exc:
         status, message = "interrupted", f"interrupted ({type(exc).__name__})"
@@ -117,6 +131,8 @@ def refresh_metrics(
         result.requests = source.requests - start_requests
         if result.stopped_early and status == "ok":
             status, message = "stopped", result.stopped_early
+        if result.skipped and message is None:
+            message = f"skipped {result.skipped} unusable item(s), first: {result.first_problem}"
         with store.writing(engine) as conn:
             store.finish_run(
                 conn,
@@ -127,7 +143,7 @@ def refresh_metrics(
                 posts_read=result.posts_read,
                 posts_new=result.new,
                 posts_updated=result.updated,
-                errors=0 if status in ("ok", "stopped", "interrupted") else 1,
+                errors=(0 if status in ("ok", "stopped", "interrupted") else 1) + result.skipped,
                 message=message,
             )
     return result

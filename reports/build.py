@@ -13,9 +13,11 @@ in every format ``settings.reports.formats`` names, all beside each other in ``o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from monitor.config import Settings
 from reports import charts as ch
@@ -25,7 +27,29 @@ from reports.pdf import write_pdf
 from reports.render import report_json, report_stem, write_file, write_json
 from reports.tables import write_csvs, write_xlsx
 
-__all__ = ["write_daily_report", "write_index", "write_report", "write_summary_report"]
+__all__ = [
+    "snapshot",
+    "write_daily_report",
+    "write_index",
+    "write_report",
+    "write_summary_report",
+]
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection whose every read sees the same moment of the data.
+
+    A report (or ``hashmon stats``) runs many queries while a collect pass may be
+    committing pages: without one snapshot its days would not add up to its totals.
+    PostgreSQL's default (READ COMMITTED) gives each statement a new snapshot, so the
+    transaction is REPEATABLE READ; on SQLite (WAL) one transaction already is one.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def report_charts(report: ReportData) -> list[ch.Chart]:
@@ -91,7 +115,7 @@ def write_daily_report(
     ``simulated`` puts the "Simulated data" banner on every page; ``now`` stamps it.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         report = daily_data(conn, settings, day, simulated=simulated, now=now)
     return write_report(report, Path(out_dir))
 
@@ -109,6 +133,6 @@ def write_summary_report(
     Its JSON holds under ``figures`` the ``hashmon stats --json`` object of the window.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         report = summary_data(conn, settings, simulated=simulated, now=now)
     return write_report(report, Path(out_dir))

@@ -25,13 +25,13 @@ import requests
 import tweepy
 
 from monitor.collect import PassStopped
-from monitor.config import Campaign, Settings
+from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings
 from monitor.errors import ConfigError, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"
+__all__ = ["TOKEN_ENV", "XArchiveSource", "XSource", "bearer_token", "build_query"]
 # the fields and expansions METRICS.md needs: kinds, matches, counts, first-sighting followers
 TWEET_FIELDS = [
     "author_id",
@@ -92,15 +92,22 @@ def build_query(campaign: Campaign) -> str:
 
 
 class _TimeoutSession(requests.Session):
-    """A requests session whose every request has a timeout (tweepy sets none)."""
+    """A requests session whose every request has a timeout (tweepy sets none).
 
-    def __init__(self, timeout: float) -> None:
+    tweepy hard-codes ``https://api.twitter.com``; requests to it go to ``base`` instead
+    (``[x] api_base_url`` or ``HASHMON_X_API_BASE``: a proxy, or a test server on loopback).
+    """
+
+    def __init__(self, timeout: float, base: str = DEFAULT_API_BASE) -> None:
         super().__init__()
         self.timeout = timeout
+        self.base = base.rstrip("/")
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        if isinstance(url, str) and url.startswith(DEFAULT_API_BASE + "/"):
+            url = self.base + url[len(DEFAULT_API_BASE) :]
         return super().request(method, url, *args, **kwargs)
 
 
@@ -169,7 +176,9 @@ class XSource(Source):
         self.client = tweepy.Client(
             bearer_token=bearer_token(token), return_type=dict, wait_on_rate_limit=False
         )
-        self.client.session = _TimeoutSession(settings.x.request_timeout_seconds)
+        self.client.session = _TimeoutSession(
+            settings.x.request_timeout_seconds, settings.x.api_base_url
+        )
         self.sleep = sleep
         self.clock = clock
         self.budget = budget
@@ -270,9 +279,10 @@ class XSource(Source):
             self.requests += 1
             try:
                 page = call(**params)
-                if isinstance(page, dict):
+                problem = _malformed(page, search="query" in params)
+                if problem is None:
                     return page
-                reason, wait = "a response body that is not a JSON object", self._backoff(attempt)
+                reason, wait = problem, self._backoff(attempt)
             except tweepy.TooManyRequests as exc:
                 if _usage_capped(exc):
                     raise SourceError(
@@ -308,6 +318,9 @@ class XSource(Source):
             except requests.RequestException as exc:
                 # timeouts, refused or dropped connections, and 200s whose body is not JSON
                 reason, wait = _describe_transport(exc), self._backoff(attempt)
+            except RecursionError:
+                # the json module gives up on a body nested thousands deep: garbage, not data
+                reason, wait = "a response body nested too deeply to read", self._backoff(attempt)
             attempt += 1
             if attempt > retries:
                 raise SourceError(
@@ -316,6 +329,24 @@ class XSource(Source):
                 )
             log.warning("X API: %s; retry %d of %d in %.0f s", reason, attempt, retries, wait)
             self.sleep(wait)
+
+
+def _malformed(page: Any, *, search: bool) -> str | None:
+    """Return what is wrong with the shape of a response body, or None if it is usable.
+
+    A search page without ``meta`` (X always sends it) or a ``data`` that is not a list
+    cannot be paged on: taken as it is, it would end the pass as if complete and move
+    the checkpoint past posts never read. So it is retried like a 5xx, then fails the
+    pass, whose next run resumes. (Single posts that cannot be used are skipped later.)
+    """
+    if not isinstance(page, dict):
+        return "a response body that is not a JSON object"
+    meta = page.get("meta")
+    if search and not (isinstance(meta, dict) and isinstance(meta.get("result_count"), int)):
+        return "a search response without its meta object"
+    if page.get("data") is not None and not isinstance(page["data"], list):
+        return "a response whose data is not a list"
+    return None
 
 
 def _describe_transport(exc: requests.RequestException) -> str:

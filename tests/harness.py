@@ -1,0 +1,173 @@
+"""Shared harness of the reliability tests: run ``hashmon`` as a real process, and compare
+databases by what the figures are made of.
+
+``figure_snapshot`` is a database reduced to what METRICS.md figures read (every post's
+id and figure columns, the authors, the checkpoint), plus the counts that expose a lost
+or doubled post; ``stats_json`` is ``hashmon stats --json`` through the CLI. Two
+databases that agree on both report the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import Engine, text
+
+from jobs.cli import cli
+from monitor.config import API_BASE_ENV, CONFIG_ENV, DATABASE_ENV
+from monitor.sources.x import TOKEN_ENV
+from tests.xapi import TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+_SCRIPT = Path(sys.executable).with_name("hashmon")
+HASHMON = (
+    [str(_SCRIPT)]
+    if _SCRIPT.exists()
+    else [sys.executable, "-c", "from jobs.cli import main; main()"]
+)
+
+# the posts columns that METRICS.md figures read (bookkeeping such as first_seen_at,
+# first_run_id and sightings differs between a clean run and a crashed-and-resumed one)
+FIGURE_COLUMNS = (
+    "platform",
+    "id",
+    "author_id",
+    "created_at_us",
+    "text",
+    "kind",
+    "hashtags",
+    "mentions",
+    "author_followers",
+    "like_count",
+    "retweet_count",
+    "reply_count",
+    "quote_count",
+    "impression_count",
+)
+
+
+def hashmon_env(**extra: str) -> dict[str, str]:
+    """Return an environment for a ``hashmon`` process: no inherited HASHMON_* or proxy
+    settings (a proxy must never see a loopback request), plus ``extra``."""
+    dropped = {CONFIG_ENV, DATABASE_ENV, API_BASE_ENV, TOKEN_ENV}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in dropped and "proxy" not in k.lower() and not k.startswith("HASHMON_")
+    }
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def x_env(api_base: str, **extra: str) -> dict[str, str]:
+    """Return ``hashmon_env`` for the X source: the fake token and the fake API's address."""
+    return hashmon_env(**{TOKEN_ENV: TOKEN, API_BASE_ENV: api_base, **extra})
+
+
+def write_config(path: Path, db_url: str, *, source: str = "x", extra: str = "") -> Path:
+    """Write a config for the X source on ``db_url`` (fast retries) and return its path."""
+    path.write_text(
+        f"[database]\nurl = {json.dumps(db_url)}\n\n"
+        f'[source]\nkind = "{source}"\n\n'
+        "[x]\nmonthly_post_cap = 10000000\nmax_retries = 2\nrequest_timeout_seconds = 10\n" + extra,
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def run_hashmon(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``hashmon ARGS`` to completion and return it (stdout and stderr as text)."""
+    return subprocess.run(
+        [*HASHMON, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start_hashmon(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start ``hashmon ARGS`` and return the process (stdout and stderr piped, as text)."""
+    return subprocess.Popen(
+        [*HASHMON, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def figure_snapshot(engine: Engine) -> dict[str, Any]:
+    """Return what the figures of a database are made of, for comparing two databases.
+
+    ``posts`` (figure columns, by id), ``authors``, ``observations`` (rows) and
+    ``most_sightings_in_a_run`` (a post stored twice by one pass would show 2), and
+    ``checkpoints`` (name, newest_id, whether an interrupted pass is on record).
+    """
+    cols = ", ".join(FIGURE_COLUMNS)
+    with engine.connect() as conn:
+        posts = [tuple(r) for r in conn.execute(text(f"SELECT {cols} FROM posts"))]
+        authors = [
+            tuple(r)
+            for r in conn.execute(
+                text("SELECT platform, id, username, name, followers_count FROM authors")
+            )
+        ]
+        observations = conn.execute(text("SELECT COUNT(*) FROM observations")).scalar_one()
+        most = conn.execute(
+            text(
+                "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM observations "
+                "GROUP BY platform, post_id, run_id) AS per_run"
+            )
+        ).scalar_one()
+        checkpoints = [
+            (r[0], r[1], r[2] is not None)
+            for r in conn.execute(
+                text("SELECT name, newest_id, pass_oldest_id FROM checkpoints ORDER BY name")
+            )
+        ]
+    return {
+        "posts": sorted(posts, key=lambda r: (r[0], len(r[1]), r[1])),
+        "authors": sorted(authors),
+        "observations": int(observations),
+        "most_sightings_in_a_run": int(most),
+        "checkpoints": checkpoints,
+    }
+
+
+def stats_json(db_url: str, *args: str, config: Path | None = None) -> dict[str, Any]:
+    """Return ``hashmon stats --json`` of ``db_url`` (through the CLI, in this process)."""
+    head = ["--config", str(config)] if config is not None else []
+    result = CliRunner().invoke(cli, [*head, "--database", db_url, "stats", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def cli_main(args: list[str]) -> int:
+    """Run ``jobs.cli.main(args)`` in this process and return its exit status."""
+    import logging
+
+    from jobs.cli import main
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        # the CLI sets up logging on the root logger, bound to this moment's stderr:
+        # put it back, or later tests would log into a closed capture
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+    return 0

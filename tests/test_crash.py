@@ -1,0 +1,321 @@
+"""Crash tests: ``hashmon collect`` and ``hashmon import`` killed with SIGKILL at random
+points, many times; after each kill a rerun leaves the database equal to a clean run's.
+
+Each trial starts a real ``hashmon`` process on an empty database, kills it (seeded
+random points: at the arrival of a chosen API request plus a random part of a page's
+time, or at a random moment of a clean run's measured duration, start-up included),
+checks that what the killed process left is consistent (the checkpoint never claims a
+post that is not stored), reruns the command to completion and compares the database
+with the clean reference: the same posts with the same figure columns, the same
+``hashmon stats --json``, one observation per post (nothing read twice), the
+checkpoint at the newest post and no interrupted pass on record.
+
+Short mode (the default, and CI) runs ``COLLECT_KILLS`` + ``PG_COLLECT_KILLS`` and
+``IMPORT_KILLS`` + ``PG_IMPORT_KILLS`` kill points; ``HASHMON_LONG=1`` runs five times
+as many. ``HASHMON_CRASH_SEED`` changes the seed (default 20170612).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from monitor import store
+from monitor.config import API_BASE_ENV, Settings
+from monitor.sources.simulated import simulate_campaign, write_twarc_jsonl
+from monitor.sources.x import TOKEN_ENV
+from tests.conftest import make_db_url
+from tests.fakex import FakeXServer, simulated_pages
+from tests.harness import (
+    cli_main,
+    figure_snapshot,
+    start_hashmon,
+    stats_json,
+    write_config,
+    x_env,
+)
+from tests.xapi import CHAIN_FILE, TOKEN, FakeX
+
+LONG = os.environ.get("HASHMON_LONG") == "1"
+SCALE = 5 if LONG else 1
+SEED = int(os.environ.get("HASHMON_CRASH_SEED", "20170612"))
+COLLECT_KILLS = 50 * SCALE
+PG_COLLECT_KILLS = 10 * SCALE
+IMPORT_KILLS = 50 * SCALE
+PG_IMPORT_KILLS = 10 * SCALE
+CORPUS_POSTS = 1200  # 12 pages of 100: enough page boundaries to land between
+PAGE_DELAY = 0.03  # seconds the fake API takes per page, so a pass lasts ~1 s
+
+
+@dataclass
+class Tally:
+    """What a series of trials did, printed for docs/RELIABILITY.md."""
+
+    name: str
+    trials: int = 0
+    killed: int = 0  # the process was still running when SIGKILL arrived
+    left_interrupted: int = 0  # ... and left an interrupted pass for the rerun to resume
+    lost: int = 0
+    doubled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"[crash] {self.name}: {self.trials} trials, {self.killed} killed mid-run, "
+            f"{self.left_interrupted} left an interrupted pass; {self.lost} lost, "
+            f"{self.doubled} doubled"
+        )
+
+
+def _kill(proc: subprocess.Popen[str]) -> bool:
+    """SIGKILL ``proc`` if it is still running; return True if it was."""
+    alive = proc.poll() is None
+    if alive:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)  # reap it: a zombie would still look alive to the lease
+    return alive and proc.returncode == -signal.SIGKILL
+
+
+def _startup_seconds(config: Path, env: dict[str, str]) -> float:
+    """Return how long ``hashmon init`` takes: the start-up every command pays first."""
+    started = time.monotonic()
+    proc = start_hashmon(["--config", str(config), "init"], env, config.parent)
+    proc.communicate(timeout=60)
+    return time.monotonic() - started
+
+
+def _stored_ids(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(text("SELECT id FROM posts"))}
+
+
+def _id_key(i: str) -> tuple[int, str]:
+    return (len(i), i)
+
+
+def _assert_checkpoint_trustworthy(engine: Engine, corpus: list[str]) -> bool:
+    """Check that what a killed pass left never claims more than is stored.
+
+    Pages come newest first from an empty database, so the stored posts must be exactly
+    the corpus from the newest down to the interrupted pass's oldest id (or all of it
+    up to ``newest_id`` once the pass finished). Return True if a pass was interrupted.
+    """
+    with engine.connect() as conn:
+        cp = conn.execute(
+            text("SELECT newest_id, pass_newest_id, pass_oldest_id FROM checkpoints")
+        ).first()
+    stored = _stored_ids(engine)
+    if cp is None:
+        assert stored == set(), "posts stored with no checkpoint"
+        return False
+    newest_id, pass_newest, pass_oldest = cp
+    if pass_oldest is not None:
+        expected = {i for i in corpus if _id_key(i) >= _id_key(pass_oldest)}
+        assert pass_newest == max(corpus, key=_id_key)
+        assert stored == expected, "the interrupted pass's markers do not match what is stored"
+        return True
+    assert newest_id == max(corpus, key=_id_key)
+    assert stored == set(corpus)
+    return False
+
+
+def _compare(engine: Engine, db_url: str, reference: dict[str, Any], tally: Tally) -> None:
+    snap = figure_snapshot(engine)
+    stored = {r[1] for r in snap["posts"]}
+    expected = {r[1] for r in reference["snapshot"]["posts"]}
+    tally.lost += len(expected - stored)
+    tally.doubled += snap["observations"] - len(snap["posts"])
+    assert snap == reference["snapshot"]
+    assert stats_json(db_url) == reference["stats"]
+
+
+# --- collect ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus_pages() -> list[dict[str, Any]]:
+    return simulated_pages(CORPUS_POSTS)
+
+
+@pytest.mark.parametrize(
+    ("kind", "kills"),
+    [("sqlite", COLLECT_KILLS), ("postgresql", PG_COLLECT_KILLS)],
+    ids=["sqlite", "postgresql"],
+)
+def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
+    tmp_path: Path, monkeypatch, corpus_pages: list[dict[str, Any]], kind: str, kills: int
+) -> None:
+    fake = FakeX(corpus_pages)
+    corpus = list(fake.posts)
+    tally = Tally(f"collect/{kind}")
+    with FakeXServer(fake, delay=PAGE_DELAY) as server:
+        env = x_env(server.url)
+        monkeypatch.setenv(TOKEN_ENV, TOKEN)
+        monkeypatch.setenv(API_BASE_ENV, server.url)
+
+        def fresh(name: str) -> tuple[str, Path]:
+            folder = tmp_path / name
+            folder.mkdir()
+            url = make_db_url(kind, folder)
+            return url, write_config(folder / "hashmon.toml", url)
+
+        # the clean reference, timed: its duration and page rate place the kill points
+        url, config = fresh("reference")
+        started = time.monotonic()
+        proc = start_hashmon(["--config", str(config), "collect"], env, config.parent)
+        out, err = proc.communicate(timeout=120)
+        duration = time.monotonic() - started
+        assert proc.returncode == 0, err
+        requests = server.arrived
+        assert requests == len(corpus) // 100
+        engine = store.make_engine(url)
+        reference = {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
+        engine.dispose()
+        assert reference["snapshot"]["observations"] == len(corpus)
+        per_page = duration / (requests + 1)  # ~ one page's share, start-up counted once
+        startup = _startup_seconds(config, env)
+
+        rng = random.Random(SEED)
+        for trial in range(kills):
+            url, config = fresh(f"t{trial}")
+            server.reset_counts()
+            proc = start_hashmon(["--config", str(config), "collect"], env, config.parent)
+            if rng.random() < 0.2:
+                # anywhere in a run, start-up (imports, schema, lease, run row) included
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=rng.uniform(startup * 0.5, duration))
+            else:
+                # at page k: while its answer is awaited, parsed, stored or committed
+                page = rng.randint(1, requests)
+                server.wait_for(page, timeout=60)
+                time.sleep(rng.uniform(0, per_page))
+            tally.trials += 1
+            tally.killed += _kill(proc)
+            engine = store.make_engine(url)
+            try:
+                tally.left_interrupted += _assert_checkpoint_trustworthy(engine, corpus)
+                assert cli_main(["--config", str(config), "collect"]) == 0
+                _compare(engine, url, reference, tally)
+                with engine.connect() as conn:
+                    assert conn.execute(text("SELECT COUNT(*) FROM leases")).scalar() == 0
+            finally:
+                engine.dispose()
+                gc.collect()  # the CLI's engine: close its connections now
+            if kind == "sqlite":
+                shutil.rmtree(config.parent)
+    print(tally.line())
+    assert tally.killed >= kills * 0.6, tally.line()  # most kill points land mid-run
+    assert tally.left_interrupted >= kills * 0.3, tally.line()
+    assert (tally.lost, tally.doubled) == (0, 0)
+
+
+# --- import ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def archive_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three archives as users have them: simulated JSONL with repeat sightings, the
+    same campaign's later polls gzipped, and a real recorded twarc2 file."""
+    folder = tmp_path_factory.mktemp("archives")
+    campaign = simulate_campaign(Settings(), seed=11, posts=3000)
+    first = folder / "imhaw17-search.jsonl"
+    write_twarc_jsonl(campaign, first, repeat_every=4)
+    second = folder / "imhaw17-later.jsonl.gz"
+    later = simulate_campaign(Settings(), seed=12, posts=1000)
+    write_twarc_jsonl(later, second, gzip=True, repeat_every=3)
+    third = folder / CHAIN_FILE.name
+    shutil.copy(CHAIN_FILE, third)
+    return [first, second, third]
+
+
+def _runs(engine: Engine) -> tuple[list[tuple], list[tuple]]:
+    """Return (import runs, imported files) of a database."""
+    with engine.connect() as conn:
+        runs = conn.execute(
+            text("SELECT kind, status, posts_read, posts_new FROM collection_runs ORDER BY id")
+        )
+        files = conn.execute(text("SELECT sha256, pages, posts FROM imported_files"))
+        return [tuple(r) for r in runs], sorted(tuple(r) for r in files)
+
+
+@pytest.mark.parametrize(
+    ("kind", "kills"),
+    [("sqlite", IMPORT_KILLS), ("postgresql", PG_IMPORT_KILLS)],
+    ids=["sqlite", "postgresql"],
+)
+def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
+    tmp_path: Path, archive_files: list[Path], kind: str, kills: int
+) -> None:
+    tally = Tally(f"import/{kind}")
+    env = x_env("http://127.0.0.1:9")  # never used: import reads files only
+    args = ["import", *map(str, archive_files)]
+
+    def fresh(name: str) -> tuple[str, Path]:
+        folder = tmp_path / name
+        folder.mkdir()
+        url = make_db_url(kind, folder)
+        return url, write_config(folder / "hashmon.toml", url)
+
+    url, config = fresh("reference")
+    started = time.monotonic()
+    proc = start_hashmon(["--config", str(config), *args], env, config.parent)
+    _, err = proc.communicate(timeout=300)
+    duration = time.monotonic() - started
+    assert proc.returncode == 0, err
+    engine = store.make_engine(url)
+    reference = {
+        "snapshot": figure_snapshot(engine),
+        "stats": stats_json(url),
+        "runs": _runs(engine),
+    }
+    engine.dispose()
+    # repeat sightings: more observations than posts, all from the one import run
+    assert reference["snapshot"]["observations"] > len(reference["snapshot"]["posts"])
+    startup = _startup_seconds(config, env)
+
+    rng = random.Random(SEED + 1)
+    for trial in range(kills):
+        url, config = fresh(f"t{trial}")
+        proc = start_hashmon(["--config", str(config), *args], env, config.parent)
+        # most kill points inside the import's transaction, some anywhere
+        low = startup if rng.random() < 0.8 else 0.0
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=rng.uniform(low, duration))
+        tally.trials += 1
+        tally.killed += _kill(proc)
+        engine = store.make_engine(url)
+        try:
+            # one transaction: a killed import stored nothing at all, or everything
+            left = _runs(engine)
+            assert left in (([], []), reference["runs"]), left
+            assert cli_main(["--config", str(config), *args]) == 0
+            snap = figure_snapshot(engine)
+            tally.lost += len(reference["snapshot"]["posts"]) - len(snap["posts"])
+            tally.doubled += snap["observations"] - reference["snapshot"]["observations"]
+            assert snap == reference["snapshot"]
+            assert stats_json(url) == reference["stats"]
+            runs, files = _runs(engine)
+            assert files == reference["runs"][1]  # each file imported once, whole
+            # a rerun after a completed import is one more run that changed nothing
+            extra = [("import", "ok", 0, 0)] if left[0] else []
+            assert runs == reference["runs"][0] + extra
+        finally:
+            engine.dispose()
+            gc.collect()
+        if kind == "sqlite":
+            shutil.rmtree(config.parent)
+    print(tally.line())
+    assert tally.killed >= kills * 0.6, tally.line()
+    assert (tally.lost, tally.doubled) == (0, 0)
