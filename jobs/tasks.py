@@ -82,6 +82,29 @@ def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
     return int(finished) + int(unfinished)
 
 
+LEASED_KINDS = ("collect", "backfill", "refresh")
+
+
+def close_abandoned_runs(engine: Engine, now: dt.datetime | None = None) -> int:
+    """Mark runs a killed process left "running" as "interrupted"; return how many.
+
+    Call it holding the collector lease: no other collect, backfill or refresh can be
+    running then, so any such row belongs to a pass whose process died.
+    """
+    table = store.CollectionRun.__table__
+    with store.writing(engine) as conn:
+        result = conn.execute(
+            table.update()
+            .where(table.c.status == "running", table.c.kind.in_(LEASED_KINDS))
+            .values(
+                status="interrupted",
+                finished_at=utc_text(now or dt.datetime.now(dt.UTC)),
+                message="the process stopped mid-pass (killed?); the next pass resumed it",
+            )
+        )
+    return result.rowcount
+
+
 def remaining_budget(
     settings: Settings, engine: Engine, now: dt.datetime | None = None
 ) -> int | None:
@@ -216,6 +239,7 @@ def collect(
     """
     stop = stop or STOP
     with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        close_abandoned_runs(engine, now)
         budget = remaining_budget(settings, engine, now)
         if budget is not None and budget <= 0:
             message = _cap_reached(settings, engine, "collection", now)
@@ -253,6 +277,7 @@ def backfill(
         raise UsageError(FULL_ARCHIVE_NEEDED)
     stop = stop or STOP
     with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        close_abandoned_runs(engine, now)
         budget = remaining_budget(settings, engine, now)
         if budget is not None and budget <= 0:
             message = _cap_reached(settings, engine, "backfill", now)
@@ -308,6 +333,7 @@ def refresh_metrics(
     moment = now or dt.datetime.now(dt.UTC)
     start = refresh_since(settings, since, moment)
     with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        close_abandoned_runs(engine, now)
         budget = remaining_budget(settings, engine, now)
         if budget is not None and budget <= 0:
             message = _cap_reached(settings, engine, "refresh", now)

@@ -360,3 +360,20 @@ def test_a_pass_cut_short_by_the_cap_twice_still_loses_no_post(sqlite_engine) ->
         assert store.stored_counts(conn)["posts"] == expected
     # and nothing was read twice: every post read was new
     assert first.posts_read + second.posts_read + third.posts_read == expected
+
+
+def test_a_run_left_running_by_a_killed_pass_is_closed_as_interrupted_by_the_next(
+    sqlite_engine,
+) -> None:
+    # a SIGKILL leaves no chance to close the run: write such a row by hand, as it would be
+    with store.writing(sqlite_engine) as conn:
+        dead = store.start_run(conn, "collect", "2017-06-12T10:00:00.000000Z")
+    settings = Settings(source={"kind": "simulated"})
+    campaign = simulate_campaign(settings, seed=3)
+    source = SimulatedSource(campaign, clock=campaign.span_end_at)
+    tasks.collect(settings, sqlite_engine, source=source, now=campaign.span_end_at)
+    runs = store.CollectionRun.__table__
+    with sqlite_engine.connect() as conn:
+        statuses = dict(conn.execute(select(runs.c.id, runs.c.status)).all())
+    assert statuses[dead] == "interrupted"
+    assert sorted(statuses.values()) == ["interrupted", "ok"]
