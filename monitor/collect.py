@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, Row, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -133,6 +135,66 @@ def _oldest_created(page: Page) -> str | None:
     return utc_text(from_epoch_us(min(times))) if times else None
 
 
+@contextmanager
+def recorded_run(engine: Engine, source: Source, result: Any, what: str) -> Iterator[None]:
+    """Run the block as one recorded run, and close its ``collection_runs`` row whatever happens.
+
+    ``result`` (a PassResult or RefreshResult) carries the run's id and counts; ``what``
+    names the work in messages. A PassStopped ends the run early without failing it;
+    any other failure is re-raised as one line (DatabaseError or SourceError; the SQL
+    statement and its parameters, post text, never reach a message).
+    """
+    start_requests = source.requests
+    status, message = "ok", None
+    try:
+        yield
+    except PassStopped as exc:
+        # between pages: what is stored stays stored and the checkpoint says where to resume
+        result.stopped_early = str(exc)
+        status, message = exc.status, str(exc)
+    except HashmonError as exc:
+        status, message = "failed", str(exc)
+        raise
+    except SQLAlchemyError as exc:
+        status, message = "failed", f"database failure: {db_detail(exc)}"
+        raise DatabaseError(
+            f"{what} stopped by a {message}; what was stored stays stored and the next "
+            "pass resumes: check the database"
+        ) from exc
+    except Exception as exc:
+        status, message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        raise SourceError(f"{what} failed: {message}") from exc
+    except BaseException as exc:
+        # Ctrl-C or SystemExit mid-pass: without this the run would be recorded as "ok"
+        status, message = (
+            "interrupted",
+            f"interrupted ({type(exc).__name__}); the next pass resumes",
+        )
+        raise
+    finally:
+        result.requests = source.requests - start_requests
+        if result.stopped_early and status == "ok":
+            status, message = "stopped", result.stopped_early
+        if result.skipped and message is None:
+            message = f"skipped {result.skipped} unusable item(s), first: {result.first_problem}"
+        gap = getattr(result, "gap", None)
+        with store.writing(engine) as conn:
+            store.finish_run(
+                conn,
+                result.run_id,
+                status,
+                requests=result.requests,
+                pages=result.pages,
+                posts_read=result.posts_read,
+                posts_new=result.new,
+                posts_updated=result.updated,
+                errors=(0 if status in ("ok", "stopped", "interrupted") else 1) + result.skipped,
+                message=message,
+                gap_from=gap[0] if gap else None,
+                gap_to=gap[1] if gap else None,
+            )
+
+
 def collect_pass(
     engine: Engine,
     source: Source,
@@ -155,9 +217,7 @@ def collect_pass(
     with store.writing(engine) as conn:
         run_id = store.start_run(conn, kind, seen_at)
     result = PassResult(run_id=run_id)
-    start_requests = source.requests
-    status, message = "ok", None
-    try:
+    with recorded_run(engine, source, result, "collection"):
         cp = read_checkpoint(engine, source.name)
         base = cp.newest_id if cp else None
         if cp is not None and cp.pass_oldest_id is not None:
@@ -178,53 +238,6 @@ def collect_pass(
             base = newer(base, cp.pass_newest_id)
         if result.stopped_early is None:
             _run_chain(engine, source, result, seen_at, budget, base, None, on_page)
-    except SinceIdTooOld:
-        raise  # handled by _run_chain; never escapes
-    except PassStopped as exc:
-        # between pages: what is stored stays stored and the checkpoint says where to resume
-        result.stopped_early = str(exc)
-        status, message = exc.status, str(exc)
-    except HashmonError as exc:
-        status, message = "failed", str(exc)
-        raise
-    except SQLAlchemyError as exc:
-        # one line: str(exc) would carry the SQL statement and its parameters (post text)
-        status, message = "failed", f"database failure: {db_detail(exc)}"
-        raise DatabaseError(
-            f"collection stopped by a {message}; what was stored stays stored and the next "
-            "pass resumes: check the database"
-        ) from exc
-    except Exception as exc:
-        status, message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-        raise SourceError(f"collection failed: {message}") from exc
-    except BaseException as exc:
-        # Ctrl-C or SystemExit mid-pass: without this the run would be recorded as "ok"
-        status, message = (
-            "interrupted",
-            f"interrupted ({type(exc).__name__}); the next pass resumes",
-        )
-        raise
-    finally:
-        result.requests = source.requests - start_requests
-        if result.stopped_early and status == "ok":
-            status, message = "stopped", result.stopped_early
-        if result.skipped and message is None:
-            message = f"skipped {result.skipped} unusable item(s), first: {result.first_problem}"
-        with store.writing(engine) as conn:
-            store.finish_run(
-                conn,
-                run_id,
-                status,
-                requests=result.requests,
-                pages=result.pages,
-                posts_read=result.posts_read,
-                posts_new=result.new,
-                posts_updated=result.updated,
-                errors=(0 if status in ("ok", "stopped", "interrupted") else 1) + result.skipped,
-                message=message,
-                gap_from=result.gap[0] if result.gap else None,
-                gap_to=result.gap[1] if result.gap else None,
-            )
     return result
 
 

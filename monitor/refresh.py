@@ -15,11 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import store
-from monitor.collect import PassStopped, usable_records
-from monitor.errors import DatabaseError, HashmonError, SourceError, db_detail
+from monitor.collect import recorded_run, usable_records
 from monitor.normalize import epoch_us, utc_text
 from monitor.sources.base import Source
 
@@ -76,9 +74,7 @@ def refresh_metrics(
     with store.writing(engine) as conn:
         run_id = store.start_run(conn, "refresh", seen_at)
     result = RefreshResult(run_id=run_id)
-    start_requests = source.requests
-    status, message = "ok", None
-    try:
+    with recorded_run(engine, source, result, "refresh"):
         ids = refresh_candidates(engine, source.platform, since)
         result.candidates = len(ids)
         if budget is not None and len(ids) > budget:
@@ -108,42 +104,4 @@ def refresh_metrics(
                 result.updated += updated
             if on_batch is not None:
                 on_batch(len(chunk))
-    except PassStopped as exc:
-        result.stopped_early = str(exc)
-        status, message = exc.status, str(exc)
-    except HashmonError as exc:
-        status, message = "failed", str(exc)
-        raise
-    except SQLAlchemyError as exc:
-        # one line: str(exc) would carry the SQL statement and its parameters (post text)
-        status, message = "failed", f"database failure: {db_detail(exc)}"
-        raise DatabaseError(
-            f"refresh stopped by a {message}; what was stored stays stored and the next "
-            "pass resumes: check the database"
-        ) from exc
-    except Exception as exc:
-        status, message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-        raise SourceError(f"refresh failed: {message}") from exc
-    except BaseException as exc:
-        status, message = "interrupted", f"interrupted ({type(exc).__name__})"
-        raise
-    finally:
-        result.requests = source.requests - start_requests
-        if result.stopped_early and status == "ok":
-            status, message = "stopped", result.stopped_early
-        if result.skipped and message is None:
-            message = f"skipped {result.skipped} unusable item(s), first: {result.first_problem}"
-        with store.writing(engine) as conn:
-            store.finish_run(
-                conn,
-                run_id,
-                status,
-                requests=result.requests,
-                pages=result.pages,
-                posts_read=result.posts_read,
-                posts_new=result.new,
-                posts_updated=result.updated,
-                errors=(0 if status in ("ok", "stopped", "interrupted") else 1) + result.skipped,
-                message=message,
-            )
     return result
