@@ -1328,3 +1328,20 @@ def test_the_default_baseline_is_ten_million_potential_impressions(engine: Engin
         "end": "2017-06-16",
         "timezone": "Europe/London",
     }
+
+
+def test_stats_over_years_of_days_work_and_add_up(engine: Engine, fixture_path: Path) -> None:
+    # a span of 752 local days (two summer-time changes a year): a query that grew with
+    # the number of days would hit SQLite's 500-term compound SELECT limit
+    archive = fixture_path / "x-api-v2/twarc2-jsonl"
+    import_files(
+        engine, [archive / "twarc-network__tweets.jsonl", archive / "twarc2sql__example.jsonl"]
+    )
+    settings = Settings(campaign=Campaign(start=dt.date(2021, 3, 20), end=dt.date(2023, 4, 10)))
+    with engine.connect() as conn:
+        obj = stats_object(conn, settings)
+    assert len(obj["days"]) == 752
+    assert obj["totals"]["posts"] == sum(d["posts"] for d in obj["days"]) == 600
+    assert obj["totals"]["potential_impressions"] == sum(
+        d["potential_impressions"] for d in obj["days"]
+    )
