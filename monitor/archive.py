@@ -25,7 +25,6 @@ from monitor import store
 from monitor.errors import ImportFileError
 from monitor.normalize import AuthorRecord, PageError, PostRecord, normalize_page
 
-BATCH_POSTS = 2000  # sightings per executemany: large enough to amortise, small in memory
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -297,6 +296,7 @@ def _import_file(
         if not isinstance(exc, _AlreadyImported) and (checked or not known(digest.result())):
             raise  # a refused file: the caller's transaction rolls everything back
         savepoint.rollback()
+        writer.forget()  # what it staged is gone with the savepoint
         return FileResult(path=str(path), already_imported=True), None
     except BaseException:
         digest.cancel()
@@ -353,7 +353,7 @@ def _import_one(
         fr.posts_seen += len(records.posts)
         posts.extend(records.posts)
         authors.extend(records.authors)
-        if len(posts) >= BATCH_POSTS:
+        if len(posts) >= writer.batch_posts:
             flush()
     flush()
     if lines == 0:

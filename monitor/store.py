@@ -9,6 +9,7 @@ sightings) are fixed-width UTC ISO text, which sorts as it reads.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -275,9 +276,9 @@ def writing(engine: Engine) -> Iterator[Connection]:
 # The write path of every sighting (import, collect, refresh), measured in
 # docs/PERFORMANCE.md. SQLite takes each statement once with ``executemany`` over tuples:
 # an upsert applies sightings of the same post one after another, in order, as METRICS.md
-# wants. PostgreSQL gets one statement a table per batch, its rows sent as column arrays through
-# ``unnest``; one INSERT cannot touch a row twice, so posts and authors are first merged
-# per key following the same rules.
+# wants. PostgreSQL gets each batch's rows by COPY into temporary tables, then one upsert
+# a table; one INSERT cannot touch a row twice, so posts and authors are first merged per
+# key following the same rules.
 
 
 def _placeholders(conn: Connection, n: int) -> str:
@@ -298,22 +299,12 @@ _AUTHOR_UPDATES = (
     "followers_count = COALESCE(excluded.followers_count, authors.followers_count), "
     "updated_at = excluded.updated_at"
 )
-# PostgreSQL types of the columns sent as arrays (unnest needs them spelled out)
+# PostgreSQL types of a batch's columns, for its staging tables
 _PG_POST_TYPES = (
     "text", "text", "text", "bigint", "text", "text", "text", "text", "bigint",
     "bigint", "bigint", "bigint", "bigint", "bigint", "integer",
 )  # fmt: skip
 _PG_AUTHOR_TYPES = ("text", "text", "text", "text", "bigint")
-_PG_OBSERVATION_TYPES = (
-    "text",
-    "text",
-    "bigint",
-    "bigint",
-    "bigint",
-    "bigint",
-    "bigint",
-    "integer",
-)
 
 
 def _upsert_posts_sql(conn: Connection) -> str:
@@ -340,32 +331,28 @@ def _insert_observations_sql(conn: Connection) -> str:
     )
 
 
-def _unnest(types: Sequence[str], names: Sequence[str]) -> str:
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
-    return f"unnest({arrays}) AS u({', '.join(names)})"
+def _pg_stage(name: str, columns: Sequence[str], types: Sequence[str]) -> str:
+    cols = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+    # temporary: per session, never logged; emptied at commit, and before each batch
+    return f"CREATE TEMP TABLE IF NOT EXISTS {name} ({cols}) ON COMMIT DELETE ROWS"
 
 
+_PG_STAGE_POSTS = _pg_stage("hashmon_stage_posts", (*_POST_COLUMNS, "n"), _PG_POST_TYPES)
+_PG_STAGE_AUTHORS = _pg_stage("hashmon_stage_authors", AuthorRecord._fields, _PG_AUTHOR_TYPES)
 _PG_UPSERT_POSTS = (
     f"INSERT INTO posts ({', '.join(_POST_COLUMNS + _POST_EXTRA)}) "
-    f"SELECT {', '.join(_POST_COLUMNS)}, %s, %s, %s, n "
-    f"FROM {_unnest(_PG_POST_TYPES, _POST_COLUMNS + ('n',))} "
+    f"SELECT {', '.join(_POST_COLUMNS)}, %s, %s, %s, n FROM hashmon_stage_posts "
     f"ON CONFLICT (platform, id) DO UPDATE SET {_COUNT_UPDATES}, "
     "last_seen_at = excluded.last_seen_at, sightings = posts.sightings + excluded.sightings "
     "RETURNING platform, id, sightings"
 )
 _PG_UPSERT_AUTHORS = (
     f"INSERT INTO authors ({', '.join(_AUTHOR_COLUMNS)}) "
-    f"SELECT {', '.join(AuthorRecord._fields)}, %s "
-    f"FROM {_unnest(_PG_AUTHOR_TYPES, AuthorRecord._fields)} "
+    f"SELECT {', '.join(AuthorRecord._fields)}, %s FROM hashmon_stage_authors "
     f"ON CONFLICT (platform, id) DO UPDATE SET {_AUTHOR_UPDATES}"
 )
-# ``seq`` numbers sightings in the order they were made: insert them in the batch's order
-_PG_INSERT_OBSERVATIONS = (
-    f"INSERT INTO observations ({', '.join(_OBSERVATION_COLUMNS)}) "
-    f"SELECT platform, post_id, %s, %s, {', '.join(METRIC_COLUMNS)} "
-    f"FROM {_unnest(_PG_OBSERVATION_TYPES, ('platform', 'post_id', *METRIC_COLUMNS, 'k'))} "
-    "ORDER BY k"
-)
+# COPY stores rows in the order sent, so ``seq`` numbers sightings in the order made
+_PG_COPY_OBSERVATIONS = f"COPY observations ({', '.join(_OBSERVATION_COLUMNS)}) FROM STDIN"
 
 
 def merge_sightings(posts: Sequence[PostRecord]) -> dict[tuple[str, str], list[Any]]:
@@ -461,29 +448,44 @@ def _store_batch_pg(
     run_id: int | None,
     seen_at: str,
 ) -> tuple[int, int]:
-    """store_batch on PostgreSQL: three statements, whatever the size of the batch."""
+    """store_batch on PostgreSQL: rows by COPY, one upsert statement a table.
+
+    COPY (psycopg's C row writer) into temporary tables, then ``INSERT .. SELECT .. ON
+    CONFLICT`` from them: a 1M-post import ran at ~12k posts/s with a statement per row's
+    arrays, and COPY sends the same rows for a fraction of the client's time.
+    """
     new = 0
-    if posts:
-        merged = merge_sightings(posts)
-        columns = [list(c) for c in zip(*merged.values(), strict=True)]
-        # parameters in the order they appear: the SELECT list's constants, then the arrays
-        returned = conn.exec_driver_sql(
-            _PG_UPSERT_POSTS, (seen_at, seen_at, run_id, *columns)
-        ).all()
-        # a row inserted now holds exactly this batch's sightings; one stored before holds
-        # more (sightings start at 1), so RETURNING tells new from updated
-        new = sum(1 for p, i, n in returned if merged[(p, i)][14] == n)
-        observations = [
-            (p[0], p[1], p[9], p[10], p[11], p[12], p[13], k) for k, p in enumerate(posts)
-        ]
-        conn.exec_driver_sql(
-            _PG_INSERT_OBSERVATIONS,
-            (run_id, seen_at, *[list(c) for c in zip(*observations, strict=True)]),
-        )
-    if authors:
-        rows = merge_authors(authors)
-        columns = [list(c) for c in zip(*rows, strict=True)]
-        conn.exec_driver_sql(_PG_UPSERT_AUTHORS, (seen_at, *columns))
+    raw = conn.connection.driver_connection  # COPY is psycopg's, not the DBAPI's
+    try:
+        with raw.cursor() as cur:
+            if posts:
+                merged = merge_sightings(posts)
+                cur.execute(_PG_STAGE_POSTS)
+                cur.execute("TRUNCATE hashmon_stage_posts")
+                with cur.copy("COPY hashmon_stage_posts FROM STDIN") as copy:
+                    for row in merged.values():
+                        copy.write_row(row)
+                cur.execute(_PG_UPSERT_POSTS, (seen_at, seen_at, run_id))
+                # a row inserted now holds exactly this batch's sightings; one stored before
+                # holds more (sightings start at 1), so RETURNING tells new from updated
+                new = sum(1 for p, i, n in cur.fetchall() if merged[(p, i)][14] == n)
+                with cur.copy(_PG_COPY_OBSERVATIONS) as copy:
+                    for p in posts:
+                        copy.write_row(
+                            (p[0], p[1], run_id, seen_at, p[9], p[10], p[11], p[12], p[13])
+                        )
+            if authors:
+                cur.execute(_PG_STAGE_AUTHORS)
+                cur.execute("TRUNCATE hashmon_stage_authors")
+                with cur.copy("COPY hashmon_stage_authors FROM STDIN") as copy:
+                    for row in merge_authors(authors):
+                        copy.write_row(row)
+                cur.execute(_PG_UPSERT_AUTHORS, (seen_at,))
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # the same error SQLAlchemy would raise, so callers see one kind of failure
+        raise sa_exc.DBAPIError.instance(
+            None, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
     return new, len(posts) - new
 
 
@@ -499,12 +501,17 @@ class ImportWriter:
     """
 
     _STAGE = "temp.hashmon_author_sightings"
+    REMEMBER_AUTHORS = 50_000  # last staged sighting of the most recent authors (~15 MB)
 
     def __init__(self, conn: Connection, *, run_id: int | None, seen_at: str) -> None:
         self.conn = conn
         self.run_id = run_id
         self.seen_at = seen_at
         self.staging = conn.dialect.name == "sqlite"
+        # sightings a batch: SQLite gained nothing past 2,000; PostgreSQL pays a round trip
+        # a statement, and a 1M-post import took 47.6 s at 10,000 against 56.4 s at 2,000
+        self.batch_posts = 2_000 if self.staging else 10_000
+        self._last_staged: OrderedDict[tuple[str, str], AuthorRecord] = OrderedDict()
         if self.staging:
             # temp tables belong to the connection, so clear what a failed import left
             conn.exec_driver_sql(
@@ -521,12 +528,28 @@ class ImportWriter:
             return store_batch(self.conn, posts, authors, run_id=self.run_id, seen_at=self.seen_at)
         new, updated = store_batch(self.conn, posts, (), run_id=self.run_id, seen_at=self.seen_at)
         if authors:
-            # rowid keeps the order seen (merging a batch first saved 2 % of the rows and
-            # cost more than it saved); plain tuples bind faster than NamedTuples
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {self._STAGE} VALUES (?, ?, ?, ?, ?)", [tuple(a) for a in authors]
-            )
+            # a sighting equal to the last one staged for its author changes nothing (each
+            # field is COALESCEd): active authors repeat, so most repeats need no row
+            last = self._last_staged
+            rows = []
+            for a in authors:
+                key = (a[0], a[1])
+                if last.get(key) == a:
+                    continue
+                last[key] = a
+                last.move_to_end(key)  # the least recently staged are forgotten first
+                rows.append(tuple(a))  # plain tuples bind faster than NamedTuples
+            while len(last) > self.REMEMBER_AUTHORS:
+                last.popitem(last=False)
+            if rows:
+                # rowid keeps the order seen (merging a batch first saved 2 % of the rows
+                # and cost more than it saved)
+                self.conn.exec_driver_sql(f"INSERT INTO {self._STAGE} VALUES (?, ?, ?, ?, ?)", rows)
         return new, updated
+
+    def forget(self) -> None:
+        """Forget what was staged: call after rolling back to a savepoint within the import."""
+        self._last_staged.clear()
 
     def finish(self) -> None:
         """Apply the staged author sightings (SQLite); nothing to do on PostgreSQL."""

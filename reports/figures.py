@@ -21,9 +21,12 @@ from monitor.normalize import epoch_us, from_epoch_us, utc_text
 from reports.metrics import (
     ENGAGEMENT_COUNTS,
     HOUR_US,
+    MAX_BRANCHES,
     local_midnight_us,
+    offset_segments,
     period_figures,
     stats_object,
+    unit_ranges,
     window_sql,
 )
 
@@ -117,8 +120,40 @@ def hourly_activity(
     """Return 24 rows, local hour 0..23 of campaign time: posts, and posts of each kind.
 
     The hour comes from the same offset segments as the local day, so summer time
-    changes move posts into the right hour.
+    changes move posts into the right hour. Each local hour of the period is a range of
+    the ``created_at_us`` index, counted without sorting anything.
     """
+    ranges = unit_ranges(offset_segments(first, last, settings.campaign.tz), HOUR_US)
+    rows = [{"hour": h, "posts": 0, **{KIND_KEYS[k]: 0 for k in KINDS}} for h in range(24)]
+    if len(ranges) > MAX_BRANCHES:
+        return _hourly_grouped(conn, settings, first, last, rows)
+    kinds = ", ".join(
+        f"SUM(CASE WHEN p.kind = '{k}' THEN 1 ELSE 0 END) AS {KIND_KEYS[k]}" for k in KINDS
+    )
+    params: dict[str, int] = {}
+    branches = []
+    for i, (key, lo, hi) in enumerate(ranges):
+        params |= {f"k{i}": key, f"lo{i}": lo, f"hi{i}": hi}
+        branches.append(
+            f"SELECT CAST(:k{i} AS BIGINT) AS k, COUNT(*) AS posts, {kinds} FROM posts p "
+            f"WHERE p.created_at_us >= :lo{i} AND p.created_at_us < :hi{i}"
+        )
+    if branches:
+        for found in conn.execute(text(" UNION ALL ".join(branches)), params).mappings():
+            row = rows[int(found["k"]) % 24]
+            for key in ("posts", *KIND_KEYS.values()):
+                row[key] += int(found[key] or 0)
+    return rows
+
+
+def _hourly_grouped(
+    conn: Connection,
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    rows: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """hourly_activity for a period too long for one statement of hour ranges."""
     cte, join, params = window_sql(settings, first, last)
     sql = f"""
         WITH s AS ({cte})
@@ -126,7 +161,6 @@ def hourly_activity(
         {join}
         GROUP BY 1, 2
     """
-    rows = [{"hour": h, "posts": 0, **{KIND_KEYS[k]: 0 for k in KINDS}} for h in range(24)]
     for hour, kind, n in conn.execute(text(sql), params):
         row = rows[int(hour)]
         row["posts"] += int(n)
@@ -144,20 +178,26 @@ def top_posts(
     go to the earlier post, then the smaller id.
     """
     cte, join, params = window_sql(settings, first, last)
+    # rank first, then look up the authors of the few posts that made it
     sql = f"""
-        WITH s AS ({cte})
-        SELECT p.platform, p.id, p.text, p.kind, p.created_at_us, p.author_id,
-               a.username, a.name, p.author_followers, p.impression_count,
-               COALESCE(p.like_count, 0) AS like_count,
-               COALESCE(p.retweet_count, 0) AS retweet_count,
-               COALESCE(p.reply_count, 0) AS reply_count,
-               COALESCE(p.quote_count, 0) AS quote_count,
-               {_ENGAGEMENTS_SQL} AS engagements
-        {join}
-        LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
-        WHERE p.kind <> 'retweet'
-        ORDER BY engagements DESC, p.created_at_us, LENGTH(p.id), p.id
-        LIMIT :top_n
+        WITH s AS ({cte}),
+        top AS (
+            SELECT p.platform, p.id, p.text, p.kind, p.created_at_us, p.author_id,
+                   p.author_followers, p.impression_count,
+                   COALESCE(p.like_count, 0) AS like_count,
+                   COALESCE(p.retweet_count, 0) AS retweet_count,
+                   COALESCE(p.reply_count, 0) AS reply_count,
+                   COALESCE(p.quote_count, 0) AS quote_count,
+                   {_ENGAGEMENTS_SQL} AS engagements
+            {join}
+            WHERE p.kind <> 'retweet'
+            ORDER BY engagements DESC, p.created_at_us, LENGTH(p.id), p.id
+            LIMIT :top_n
+        )
+        SELECT t.*, a.username, a.name
+        FROM top t
+        LEFT JOIN authors a ON a.platform = t.platform AND a.id = t.author_id
+        ORDER BY t.engagements DESC, t.created_at_us, LENGTH(t.id), t.id
     """
     tz = settings.campaign.tz
     out = []
@@ -207,12 +247,16 @@ def top_contributors(
             {join}
             WHERE p.author_id IS NOT NULL
             GROUP BY p.platform, p.author_id
+        ),
+        top AS (
+            SELECT * FROM per_author t
+            ORDER BY t.potential_impressions DESC, t.posts DESC, LENGTH(t.author_id), t.author_id
+            LIMIT :top_n
         )
         SELECT t.*, a.username, a.name, a.followers_count
-        FROM per_author t
+        FROM top t
         LEFT JOIN authors a ON a.platform = t.platform AND a.id = t.author_id
         ORDER BY t.potential_impressions DESC, t.posts DESC, LENGTH(t.author_id), t.author_id
-        LIMIT :top_n
     """
     out = []
     for rank, row in enumerate(conn.execute(text(sql), params | {"top_n": n}).mappings(), 1):
@@ -238,16 +282,22 @@ def top_hashtags(
     """Return the ``n`` hashtags most often used beside the campaign's own, with post counts.
 
     Counts posts of the period (every kind) that carry each tag, as stored: casefolded,
-    without ``#``. The column is streamed through a server-side cursor in chunks, so the
-    period's posts never sit in memory at once.
+    without ``#``. Each distinct set of tags comes once with its number of posts, streamed
+    through a server-side cursor in chunks, so memory stays bounded on any data.
     """
     cte, join, params = window_sql(settings, first, last)
-    sql = f"WITH s AS ({cte}) SELECT p.hashtags {join} WHERE p.hashtags <> ''"
+    # a campaign's posts repeat a few sets of tags: count each set in SQL, split it once
+    sql = (
+        f"WITH s AS ({cte}) SELECT p.hashtags, COUNT(*) {join} "
+        "WHERE p.hashtags <> '' GROUP BY p.hashtags"
+    )
     own = set(settings.campaign.hashtag_terms)
     counts: Counter[str] = Counter()
     result = conn.execution_options(yield_per=_STREAM_ROWS).execute(text(sql), params)
-    for (tags,) in result:
-        counts.update(t for t in tags.split() if t not in own)
+    for tags, posts in result:
+        for t in tags.split():
+            if t not in own:
+                counts[t] += int(posts)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
     return [{"rank": i, "hashtag": tag, "posts": c} for i, (tag, c) in enumerate(ranked, 1)]
 
@@ -266,50 +316,67 @@ def kind_shares(totals: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def campaign_vs_others(
-    conn: Connection, settings: Settings, first: dt.date, last: dt.date
+    conn: Connection,
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    totals: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Return two rows: posts by the campaign's own accounts, and everyone else's.
 
     An own post is one whose author's username (authors table) equals a campaign account,
     compared casefolded; an author with no known username counts as someone else.
     Each row: posts, potential impressions, engagements (retweets' copies excluded).
+    ``totals`` are the period's figures (``period_figures``), computed when not given:
+    everyone else's row is the totals less the campaign's own.
     """
     terms = settings.campaign.account_terms
-    cte, join, params = window_sql(settings, first, last)
-    # usernames on X are ASCII, where LOWER in SQL and str.casefold agree
-    names = ", ".join(f":acct{i}" for i in range(len(terms))) or "NULL"
-    params = params | {f"acct{i}": t for i, t in enumerate(terms)}
-    sql = f"""
-        WITH s AS ({cte})
-        SELECT CASE WHEN LOWER(a.username) IN ({names}) THEN 1 ELSE 0 END AS own,
-               COUNT(*) AS posts,
-               COUNT(DISTINCT p.author_id) AS contributors,
-               SUM(COALESCE(p.author_followers, 0)) AS potential_impressions,
-               SUM(CASE WHEN p.kind <> 'retweet' THEN {_ENGAGEMENTS_SQL} ELSE 0 END)
-                   AS engagements
-        {join}
-        LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
-        GROUP BY 1
-    """
-    found = {int(r["own"]): r for r in conn.execute(text(sql), params).mappings()}
-    label = ", ".join(f"@{a.strip().lstrip('@')}" for a in settings.campaign.accounts)
-    out = []
-    for own, group, who in (
-        (1, "campaign", label or "(no accounts configured)"),
-        (0, "others", "everyone else"),
-    ):
-        row = found.get(own) or {}
-        out.append(
-            {
-                "group": group,
-                "label": who,
-                "posts": int(row.get("posts") or 0),
-                "contributors": int(row.get("contributors") or 0),
-                "potential_impressions": int(row.get("potential_impressions") or 0),
-                "engagements": int(row.get("engagements") or 0),
-            }
+    if totals is None:
+        _, totals = period_figures(conn, settings, _dates(first, last))
+    own = {"posts": 0, "contributors": 0, "potential_impressions": 0, "engagements": 0}
+    # the campaign's accounts are a handful of authors: find them, then read only their
+    # posts, instead of joining every post of the period to its author
+    accounts: list[tuple[str, str]] = []
+    if terms:
+        names = ", ".join(f":acct{i}" for i in range(len(terms)))
+        # usernames on X are ASCII, where LOWER in SQL and str.casefold agree
+        accounts = [
+            (platform, author_id)
+            for platform, author_id in conn.execute(
+                text(f"SELECT platform, id FROM authors WHERE LOWER(username) IN ({names})"),
+                {f"acct{i}": t for i, t in enumerate(terms)},
+            )
+        ]
+    if accounts:
+        cte, join, params = window_sql(settings, first, last)
+        which = " OR ".join(
+            f"(p.platform = :own_p{i} AND p.author_id = :own_a{i})" for i in range(len(accounts))
         )
-    return out
+        for i, (platform, author_id) in enumerate(accounts):
+            params |= {f"own_p{i}": platform, f"own_a{i}": author_id}
+        sql = f"""
+            WITH s AS ({cte})
+            SELECT COUNT(*) AS posts,
+                   COUNT(DISTINCT p.author_id) AS contributors,
+                   SUM(COALESCE(p.author_followers, 0)) AS potential_impressions,
+                   SUM(CASE WHEN p.kind <> 'retweet' THEN {_ENGAGEMENTS_SQL} ELSE 0 END)
+                       AS engagements
+            {join}
+            WHERE {which}
+        """
+        row = conn.execute(text(sql), params).mappings().one()
+        own = {key: int(row[key] or 0) for key in own}
+    # every author is the campaign's or someone else's, so the rest is the difference
+    others = {key: int(totals[key]) - own[key] for key in own}
+    label = ", ".join(f"@{a.strip().lstrip('@')}" for a in settings.campaign.accounts)
+    return [
+        {"group": "campaign", "label": label or "(no accounts configured)", **own},
+        {"group": "others", "label": "everyone else", **others},
+    ]
+
+
+def _dates(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def baseline_pace(
@@ -483,7 +550,7 @@ def _parts(
         "top_contributors": top_contributors(conn, settings, first, last, n),
         "top_hashtags": top_hashtags(conn, settings, first, last, n),
         "kinds": kind_shares(totals),
-        "campaign_vs_others": campaign_vs_others(conn, settings, first, last),
+        "campaign_vs_others": campaign_vs_others(conn, settings, first, last, totals),
         "coverage": coverage,
     }
 

@@ -15,7 +15,6 @@ from sqlalchemy import Connection, text
 
 from monitor.config import Settings
 from monitor.normalize import epoch_us, from_epoch_us
-from monitor.store import stored_counts
 
 PERIOD_KEYS = (
     "posts",
@@ -42,6 +41,7 @@ ENGAGEMENT_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count"
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
 _EPOCH_DAY = dt.date(1970, 1, 1)
+MAX_BRANCHES = 400  # SELECTs a UNION ALL statement; SQLite's limit is 500
 
 
 class Segment(NamedTuple):
@@ -140,22 +140,45 @@ def window_sql(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, 
     return cte, join, params
 
 
-def _aggregate(
-    conn: Connection, settings: Settings, first: dt.date, last: dt.date, by_day: bool
-) -> dict[Any, dict]:
-    """Return raw sums keyed by day number (``by_day``) or under the key ``"total"``."""
-    cte, join, params = window_sql(settings, first, last)
-    tag_cond, men_cond, term_params = match_conditions(settings)
-    params = params | term_params
-    key = f"(p.created_at_us + s.off) / {DAY_US}" if by_day else "'total'"
+def unit_ranges(segments: Sequence[Segment], unit: int) -> list[tuple[int, int, int]]:
+    """Return ``(key, lo, hi)``: the UTC spans ``[lo, hi)`` in which ``(utc + offset) / unit``
+    is ``key``, for every instant of ``segments``, in order.
+
+    With ``unit`` = DAY_US the key is the local day number; with HOUR_US, the local hour
+    since the epoch. A local date whose midnight repeats (a fall-back at midnight) gets
+    two spans with the same key.
+    """
+    out = []
+    for seg in segments:
+        key = (seg.lo + seg.offset) // unit
+        while True:
+            lo = max(seg.lo, key * unit - seg.offset)
+            hi = min(seg.hi, (key + 1) * unit - seg.offset)
+            if lo >= seg.hi:
+                break
+            if lo < hi:
+                out.append((key, lo, hi))
+            key += 1
+    return out
+
+
+def _sums_sql(settings: Settings, ranges: Sequence[tuple[int, int, int]]) -> tuple[str, dict]:
+    """Return one statement giving the additive figures of each span, and its parameters.
+
+    A span is a range of the ``created_at_us`` index, so each branch reads only its own
+    posts and nothing is sorted: cheaper than one GROUP BY over the period.
+    """
+    tag_cond, men_cond, params = match_conditions(settings)
     # a retweet's counts belong to its original, so engagement sums skip retweets
     sums = ", ".join(
         f"SUM(CASE WHEN p.kind <> 'retweet' THEN COALESCE(p.{c}, 0) ELSE 0 END) AS {c}"
         for c in ENGAGEMENT_COUNTS
     )
-    sql = f"""
-        WITH s AS ({cte})
-        SELECT {key} AS k,
+    branches = []
+    for i, (key, lo, hi) in enumerate(ranges):
+        params |= {f"k{i}": key, f"lo{i}": lo, f"hi{i}": hi}
+        branches.append(
+            f"""SELECT CAST(:k{i} AS BIGINT) AS k,
                COUNT(*) AS posts,
                SUM(CASE WHEN p.kind = 'original' THEN 1 ELSE 0 END) AS originals,
                SUM(CASE WHEN p.kind = 'retweet' THEN 1 ELSE 0 END) AS retweets,
@@ -163,39 +186,125 @@ def _aggregate(
                SUM(CASE WHEN p.kind = 'reply' THEN 1 ELSE 0 END) AS replies,
                SUM(CASE WHEN {tag_cond} THEN 1 ELSE 0 END) AS hashtag_posts,
                SUM(CASE WHEN {men_cond} THEN 1 ELSE 0 END) AS mention_posts,
-               COUNT(DISTINCT p.author_id) AS contributors,
                SUM(COALESCE(p.author_followers, 0)) AS potential_impressions,
                {sums},
                SUM(p.impression_count) AS impressions,
                COUNT(p.impression_count) AS impressions_reported,
                SUM(CASE WHEN p.author_followers IS NULL THEN 1 ELSE 0 END)
                    AS posts_without_followers
-        {join}
-        GROUP BY 1
-    """
-    out: dict[Any, dict] = {}
-    for row in conn.execute(text(sql), params).mappings():
-        out[row["k"]] = dict(row)
-    # each author's audience once, from their latest post in the period
-    reach_sql = f"""
-        WITH s AS ({cte}),
-        keyed AS (
-            SELECT {key} AS k, p.author_id, p.created_at_us, p.id,
-                   COALESCE(p.author_followers, 0) AS followers
-            {join}
-            WHERE p.author_id IS NOT NULL
-        ),
-        ranked AS (
-            SELECT k, followers, ROW_NUMBER() OVER (
-                       PARTITION BY k, author_id
-                       ORDER BY created_at_us DESC, LENGTH(id) DESC, id DESC
-                   ) AS rn
-            FROM keyed
+            FROM posts p WHERE p.created_at_us >= :lo{i} AND p.created_at_us < :hi{i}"""
         )
-        SELECT k, SUM(followers) AS potential_reach FROM ranked WHERE rn = 1 GROUP BY k
+    return " UNION ALL ".join(branches), params
+
+
+_SUM_KEYS = (
+    "posts",
+    "originals",
+    "retweets",
+    "quotes",
+    "replies",
+    "hashtag_posts",
+    "mention_posts",
+    "potential_impressions",
+    *ENGAGEMENT_COUNTS,
+    "impressions",
+    "impressions_reported",
+    "posts_without_followers",
+)
+
+
+def _day_sums(
+    conn: Connection, settings: Settings, segments: Sequence[Segment]
+) -> dict[int, dict[str, int]]:
+    """Return the additive figures of each local day number that has posts."""
+    ranges = unit_ranges(segments, DAY_US)
+    out: dict[int, dict[str, int]] = {}
+    # SQLite allows 500 terms in a compound SELECT: a long period takes a few statements
+    for start in range(0, len(ranges), MAX_BRANCHES):
+        sql, params = _sums_sql(settings, ranges[start : start + MAX_BRANCHES])
+        for row in conn.execute(text(sql), params).mappings():
+            if not row["posts"]:
+                continue
+            acc = out.setdefault(int(row["k"]), dict.fromkeys(_SUM_KEYS, 0))
+            for key in _SUM_KEYS:
+                acc[key] += int(row[key] or 0)
+    return out
+
+
+# The latest post of an author in a period is the one with the largest created_at, then
+# the largest id as a number (METRICS.md). As one text, the post's key sorts that way:
+# created_at shifted to 18 digits (any year 1-9999), the id's length in 3 digits, the id,
+# and its follower count last, read back from the key of the latest post. Digits only,
+# so byte order and any collation agree.
+_LATEST_KEY = (
+    "CAST(p.created_at_us + 200000000000000000 AS TEXT) || CAST(LENGTH(p.id) + 100 AS TEXT)"
+    " || p.id || CAST(COALESCE(p.author_followers, 0) AS TEXT)"
+)
+
+
+def _key_followers(key: str) -> str:
+    """Return SQL for the follower count carried at the end of a latest-post key."""
+    return f"CAST(SUBSTR({key}, 22 + CAST(SUBSTR({key}, 19, 3) AS INTEGER) - 100) AS BIGINT)"
+
+
+def _author_figures(
+    conn: Connection,
+    settings: Settings,
+    segments: Sequence[Segment],
+    day_numbers: Sequence[int],
+    *,
+    stored: bool,
+) -> dict[str, Any]:
+    """Return contributors and potential reach per day and over the period, in one pass.
+
+    One GROUP BY (author, local day) keeps each author's latest post of each day; its rows
+    grouped by day give the days' figures, and grouped by author each author's latest
+    post of the period. With
+    ``stored`` the first pass reads every post, so the number of distinct authors of all
+    stored posts comes out of it too (METRICS.md ``stored.authors``).
+    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``,
+    ``stored_authors`` (None without ``stored``).
     """
-    for k, reach in conn.execute(text(reach_sql), params):
-        out[k]["potential_reach"] = reach
+    lo, hi = segments[0].lo, segments[-1].hi
+    in_period = "p.created_at_us >= :plo AND p.created_at_us < :phi"
+    day = (
+        "CASE "
+        + " ".join(
+            f"WHEN p.created_at_us >= :slo{i} AND p.created_at_us < :shi{i} "
+            f"THEN (p.created_at_us + :soff{i}) / {DAY_US}"
+            for i in range(len(segments))
+        )
+        + " END"
+    )
+    params: dict[str, Any] = {"plo": lo, "phi": hi}
+    for i, seg in enumerate(segments):
+        params |= {f"slo{i}": seg.lo, f"shi{i}": seg.hi, f"soff{i}": seg.offset}
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    # g is read twice, so SQLite and PostgreSQL both compute it once (a materialised CTE);
+    # per-day figures group its few rows by day, the period's by author
+    sql = f"""
+        WITH g AS (
+            SELECT p.author_id AS a, {day} AS d,
+                   MAX(CASE WHEN {in_period} THEN {_LATEST_KEY}{collate} END) AS k
+            FROM posts p
+            WHERE p.author_id IS NOT NULL{"" if stored else f" AND {in_period}"}
+            GROUP BY p.author_id, {day}
+        )
+        SELECT d, COUNT(*) AS n, SUM({_key_followers("k")}) AS reach, 0 AS authors
+        FROM g WHERE d IS NOT NULL GROUP BY d
+        UNION ALL
+        SELECT NULL, COUNT(wk),
+               SUM(CASE WHEN wk IS NOT NULL THEN {_key_followers("wk")} ELSE 0 END), COUNT(*)
+        FROM (SELECT a, MAX(k{collate}) AS wk FROM g GROUP BY a) AS per_author
+    """
+    days: dict[int, tuple[int, int]] = dict.fromkeys(day_numbers, (0, 0))
+    out: dict[str, Any] = {"days": days, "contributors": 0, "reach": 0, "stored_authors": None}
+    for d, n, reach, authors in conn.execute(text(sql), params):
+        if d is None:
+            out["contributors"], out["reach"] = int(n or 0), int(reach or 0)
+            out["stored_authors"] = int(authors or 0) if stored else None
+        elif int(d) in days:
+            days[int(d)] = (int(n or 0), int(reach or 0))
     return out
 
 
@@ -214,6 +323,31 @@ def _finish(row: dict | None) -> dict[str, Any]:
     return {key: fig[key] for key in PERIOD_KEYS}
 
 
+def _period(
+    conn: Connection, settings: Settings, days: Sequence[dt.date], *, stored: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any], int | None]:
+    """Return (per-day figures, totals, distinct authors of all stored posts or None).
+
+    Two statements whatever the number of days: the additive figures of each day from
+    index ranges, and the author figures from one pass over the period's posts.
+    """
+    segments = offset_segments(days[0], days[-1], settings.campaign.tz)
+    numbers = [day_number(d) for d in days]
+    sums = _day_sums(conn, settings, segments)
+    authors = _author_figures(conn, settings, segments, numbers, stored=stored)
+    per_day = []
+    total: dict[str, Any] = dict.fromkeys(_SUM_KEYS, 0)
+    for d, number in zip(days, numbers, strict=True):
+        row: dict[str, Any] = dict(sums.get(number) or {})
+        row["contributors"], row["potential_reach"] = authors["days"][number]
+        per_day.append({"date": d.isoformat(), **_finish(row)})
+        for key in _SUM_KEYS:
+            total[key] += row.get(key) or 0
+    total["contributors"] = authors["contributors"]
+    total["potential_reach"] = authors["reach"]
+    return per_day, _finish(total), authors["stored_authors"]
+
+
 def period_figures(
     conn: Connection, settings: Settings, days: Sequence[dt.date]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -224,10 +358,8 @@ def period_figures(
     """
     if not days:
         return [], _finish(None)
-    rows = _aggregate(conn, settings, days[0], days[-1], by_day=True)
-    total = _aggregate(conn, settings, days[0], days[-1], by_day=False)
-    per_day = [{"date": d.isoformat(), **_finish(rows.get(day_number(d)))} for d in days]
-    return per_day, _finish(total.get("total"))
+    per_day, totals, _ = _period(conn, settings, days, stored=False)
+    return per_day, totals
 
 
 def baseline_progress(settings: Settings, totals: dict[str, Any]) -> float | None:
@@ -263,7 +395,9 @@ def stats_object(
 ) -> dict[str, Any]:
     """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
     days = date_span(settings, date_from, date_to)
-    per_day, totals = period_figures(conn, settings, days)
+    # the pass over authors reads every stored post anyway, so it counts stored authors too
+    per_day, totals, authors = _period(conn, settings, days, stored=True)
+    posts = conn.execute(text("SELECT COUNT(*) FROM posts")).scalar_one()
     c = settings.campaign
     b = settings.baseline
     return {
@@ -276,7 +410,7 @@ def stats_object(
         "baseline": None
         if b is None
         else {"label": b.label, "metric": b.metric, "value": _number(b.value)},
-        "stored": stored_counts(conn),
+        "stored": {"posts": int(posts), "authors": authors},
         "days": per_day,
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
     }

@@ -1,0 +1,39 @@
+"""``python -m bench --quick`` runs end to end and prints its one table.
+
+No timings are asserted: speed is what the bench measures, not what tests decide.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_bench_prints_the_table_with_the_floor_and_the_peer(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path), "--pg", "none"]
+        + ["--idle-seconds", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = done.stdout
+    for contender in (
+        "floor: sqlite3 + orjson, one executemany",
+        "hashmon import → SQLite",
+        "peer: sqlite-utils insert --nl (posts)",
+        "floor: sqlite3, one GROUP BY day",
+        "hashmon stats --json",
+        "hashmon report summary (all formats)",
+        "naive: pandas read_sql + groupby",
+    ):
+        assert contender in table
+    assert "× floor" in table
+    assert "WARNING" not in table  # the floor and hashmon counted the same posts
+    floor_rows = [line for line in table.splitlines() if "floor:" in line]
+    assert all(line.split()[-2] != "nan" for line in floor_rows)
