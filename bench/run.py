@@ -97,12 +97,34 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
+def _descendants(pid: int) -> list[int]:
+    """Return the processes started by ``pid`` and theirs (Linux), as far as visible now."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+            except (OSError, ValueError):
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
 def measure(cmd: Sequence[str | Path], cwd: Path, log: Path) -> Run:
     """Run ``cmd`` to completion and return its wall time, peak RSS and the load before it.
 
-    Peak RSS is the process's own VmHWM, read every 10 ms while it runs: the child's
-    getrusage figure would include the bench's own memory, which a forked child starts
-    with. Raises RuntimeError, pointing at the log, when the command fails.
+    Peak RSS is the process's own VmHWM, read every 10 ms while it runs (getrusage would
+    include the bench's own memory, which a forked child starts with), plus the peak of
+    each process it starts (hashmon's import reads big files in a child): a sum of peaks,
+    so never less than the most the tree held at once. Raises RuntimeError, pointing at
+    the log, when the command fails.
     """
     load = os.getloadavg()[0]
     with log.open("wb") as out:
@@ -110,13 +132,15 @@ def measure(cmd: Sequence[str | Path], cwd: Path, log: Path) -> Run:
         proc = subprocess.Popen(
             [str(c) for c in cmd], cwd=cwd, env=_env(), stdout=out, stderr=subprocess.STDOUT
         )
-        peak = 0
+        peaks: dict[int, int] = {}
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            peak = max(peak, _vm_hwm_kib(proc.pid))
+            for p in (proc.pid, *_descendants(proc.pid)):
+                peaks[p] = max(peaks.get(p, 0), _vm_hwm_kib(p))
             time.sleep(0.01)
+        peak = sum(peaks.values())
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:

@@ -137,18 +137,18 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
 
     Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
     """
-    from jobs.tables import stats_table
-    from reports.build import snapshot
     from reports.metrics import stats_object
 
     try:
-        with snapshot(app.engine) as conn:
+        with store.snapshot(app.engine) as conn:
             obj = stats_object(conn, app.settings, date_from, date_to)
     except ValueError as exc:
         raise UsageError(f"{exc}; give --from on or before --to") from None
     if as_json:
         click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
     else:
+        from jobs.tables import stats_table  # rich: only for the terminal table
+
         stats_table(obj)
 
 

@@ -8,24 +8,18 @@ nothing, and neither does the rest of that command.
 from __future__ import annotations
 
 import gc
-import gzip
 import hashlib
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
-import orjson
 from sqlalchemy import Connection, Engine, select
 
-from monitor import store
+from monitor import reader, store
 from monitor.errors import ImportFileError
-from monitor.normalize import AuthorRecord, PageError, PostRecord, normalize_page
-
-_GZIP_MAGIC = b"\x1f\x8b"
+from monitor.normalize import AuthorRecord, PageRecords, PostRecord
 
 
 @dataclass
@@ -47,18 +41,6 @@ class ImportResult:
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
-
-
-_READ_BUFFER = 1 << 20  # twarc2 lines are ~150 kB: an 8 kB buffer read each in ~20 calls
-
-
-def _open(path: Path) -> IO[bytes]:
-    raw = path.open("rb", buffering=_READ_BUFFER)
-    head = raw.read(2)
-    raw.seek(0)
-    if head == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
 
 
 class _Digest:
@@ -113,57 +95,6 @@ class _Digest:
 
 class _AlreadyImported(Exception):
     """Raised inside a file's import once its digest shows it was imported before."""
-
-
-def _decode_problem(exc: Exception, whole_document: bool = False) -> str:
-    msg = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
-    if whole_document:
-        return f"not valid JSON ({msg}); a saved API response must be one JSON object"
-    return f"not valid JSON ({msg}); a twarc2 file has one JSON object per line"
-
-
-def read_pages(
-    path: Path, progress: Callable[[int], None] | None = None
-) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line number, decoded JSON or an Exception)`` for each non-blank line.
-
-    A file that is one pretty-printed JSON document (a saved API response) yields it
-    once as line 1. A gzip stream cut short yields the error at the line it stopped on.
-    """
-    with _open(path) as fh:
-        raw = fh if not isinstance(fh, gzip.GzipFile) else fh.fileobj
-        last = 0
-        lineno = 0
-        first_bad: tuple[int, Exception] | None = None
-        try:
-            for lineno, line in enumerate(fh, 1):  # noqa: B007 - lineno is read after the loop
-                if progress is not None and raw is not None:
-                    pos = raw.tell()
-                    progress(pos - last)
-                    last = pos
-                if not line.strip():
-                    continue
-                try:
-                    value = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    if first_bad is None and lineno == 1 and line.strip() in (b"{", b"["):
-                        first_bad = (lineno, exc)
-                        break  # probably one pretty-printed document: read it whole below
-                    yield lineno, ValueError(_decode_problem(exc))
-                    continue
-                yield lineno, value
-        except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-            yield lineno + 1, ValueError(f"the gzip stream is cut short or corrupt ({exc})")
-            return
-    if first_bad is not None:
-        with _open(path) as fh:
-            try:
-                yield 1, orjson.loads(fh.read())
-            except orjson.JSONDecodeError as exc:
-                # one document over many lines: name the physical line of the fault
-                yield getattr(exc, "lineno", 1) or 1, ValueError(_decode_problem(exc, True))
-            except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-                yield 1, ValueError(f"the gzip stream is cut short or corrupt ({exc})")
 
 
 @contextmanager
@@ -276,6 +207,9 @@ def _import_file(
     as already imported, even if a line of it would have been refused.
     """
     fr = FileResult(path=str(path))
+    total_bytes = path.stat().st_size
+    tick = (lambda n: progress(str(path), total_bytes, n)) if progress else None
+    pages = (reader.pages_in_child if reader.read_in_child(path) else reader.pages)(path, tick)
     digest = _Digest(path)
     checked = False
 
@@ -288,7 +222,8 @@ def _import_file(
 
     savepoint = conn.begin_nested()
     try:
-        _import_one(writer, path, fr, skip_bad_lines, progress, check_digest)
+        with closing(pages):
+            _import_one(writer, path, pages, fr, skip_bad_lines, check_digest)
         if not checked and known(digest.result()):
             raise _AlreadyImported
     except (_AlreadyImported, ImportFileError) as exc:
@@ -308,13 +243,11 @@ def _import_file(
 def _import_one(
     writer: store.ImportWriter,
     path: Path,
+    pages: Iterator[tuple[int, PageRecords | str]],
     fr: FileResult,
     skip_bad_lines: bool,
-    progress: Callable[[str, int, int], None] | None,
     between_batches: Callable[[], None] = lambda: None,
 ) -> None:
-    total_bytes = path.stat().st_size
-    tick = (lambda n: progress(str(path), total_bytes, n)) if progress else None
     posts: list[PostRecord] = []
     authors: list[AuthorRecord] = []
     non_posts = 0
@@ -329,21 +262,17 @@ def _import_one(
         posts.clear()
         authors.clear()
 
-    for lineno, value in read_pages(path, tick):
+    for lineno, records in pages:
         lines += 1
-        try:
-            if isinstance(value, Exception):
-                raise PageError(str(value))
-            records = normalize_page(value)
-        except PageError as exc:
+        if isinstance(records, str):
             if not skip_bad_lines:
                 raise ImportFileError(
                     str(path),
                     lineno,
-                    str(exc),
+                    records,
                     "fix it, or pass --skip-bad-lines to import the rest",
-                ) from None
-            fr.skipped.append((lineno, str(exc)))
+                )
+            fr.skipped.append((lineno, records))
             continue
         fr.pages += 1
         if records.non_posts:

@@ -255,7 +255,8 @@ def _posts(
 ) -> tuple[list[PostRecord], dict[str, AuthorRecord], int]:
     """Return (the post records of ``items`` in order, their authors, how many are not posts).
 
-    Authors are those of ``users`` who wrote a post here, in order of their first post.
+    Authors are those who wrote a post here, in order of their first post: from ``users``
+    where it has them, else with no name and no follower count.
 
     The hot loop of every import and collect pass, so the common shapes (ids as decimal
     strings, counts as ints, an entities object) take inline fast paths and the helpers
@@ -332,11 +333,17 @@ def _posts(
         else:
             kind = _kind(refs)
         followers = None
-        user = users.get(author_id) if author_id is not None else None
-        if user is not None:
-            author = authors.get(author_id)  # type: ignore[arg-type]
+        if author_id is not None:
+            author = authors.get(author_id)
             if author is None:
-                author = authors[author_id] = _author(user, platform, author_id)  # type: ignore
+                user = users.get(author_id)
+                # an author without a user object still gets a record: the authors table
+                # holds every post's author, so it counts them (METRICS.md stored.authors)
+                author = authors[author_id] = (
+                    _author(user, platform, author_id)  # type: ignore[assignment]
+                    if user is not None
+                    else _make(AuthorRecord, (platform, author_id, None, None, None))
+                )
             followers = author[4]
         append(
             _make(

@@ -13,13 +13,12 @@ in every format ``settings.reports.formats`` names, all beside each other in ``o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from monitor.config import Settings
+from monitor.store import snapshot
 from reports import charts as ch
 from reports.figures import ReportData, daily_data, summary_data
 from reports.html import write_index, write_report_html
@@ -28,28 +27,11 @@ from reports.render import report_json, report_stem, write_file, write_json
 from reports.tables import write_csvs, write_xlsx
 
 __all__ = [
-    "snapshot",
     "write_daily_report",
     "write_index",
     "write_report",
     "write_summary_report",
 ]
-
-
-@contextmanager
-def snapshot(engine: Engine) -> Iterator[Connection]:
-    """Yield a connection whose every read sees the same moment of the data.
-
-    A report (or ``hashmon stats``) runs many queries while a collect pass may be
-    committing pages: without one snapshot its days would not add up to its totals.
-    PostgreSQL's default (READ COMMITTED) gives each statement a new snapshot, so the
-    transaction is REPEATABLE READ; on SQLite (WAL) one transaction already is one.
-    """
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            yield conn
 
 
 def report_charts(report: ReportData) -> list[ch.Chart]:

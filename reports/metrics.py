@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from monitor.config import Settings
 from monitor.normalize import epoch_us, from_epoch_us
+from monitor.store import stored_counts, stream_rows
 
 PERIOD_KEYS = (
     "posts",
@@ -231,81 +232,46 @@ def _day_sums(
     return out
 
 
-# The latest post of an author in a period is the one with the largest created_at, then
-# the largest id as a number (METRICS.md). As one text, the post's key sorts that way:
-# created_at shifted to 18 digits (any year 1-9999), the id's length in 3 digits, the id,
-# and its follower count last, read back from the key of the latest post. Digits only,
-# so byte order and any collation agree.
-_LATEST_KEY = (
-    "CAST(p.created_at_us + 200000000000000000 AS TEXT) || CAST(LENGTH(p.id) + 100 AS TEXT)"
-    " || p.id || CAST(COALESCE(p.author_followers, 0) AS TEXT)"
+# Rows of the period's posts fetched at a time by the author pass: a few MB of tuples.
+_AUTHOR_BATCH = 20_000
+
+
+# The author pass: one span's posts with an author, in "latest post last" order (time,
+# then the id as a number: its length, then its digits, since ids have no leading
+# zeros). ``ix_posts_created_at_author`` holds exactly this order and these columns.
+_LATEST_FOLLOWERS = (
+    "SELECT p.author_id, COALESCE(p.author_followers, 0) FROM posts p "
+    "WHERE p.created_at_us >= :lo AND p.created_at_us < :hi AND p.author_id IS NOT NULL "
+    "ORDER BY p.created_at_us, p.platform, p.author_id, LENGTH(p.id), p.id"
 )
 
 
-def _key_followers(key: str) -> str:
-    """Return SQL for the follower count carried at the end of a latest-post key."""
-    return f"CAST(SUBSTR({key}, 22 + CAST(SUBSTR({key}, 19, 3) AS INTEGER) - 100) AS BIGINT)"
-
-
 def _author_figures(
-    conn: Connection,
-    settings: Settings,
-    segments: Sequence[Segment],
-    day_numbers: Sequence[int],
-    *,
-    stored: bool,
+    conn: Connection, segments: Sequence[Segment], day_numbers: Sequence[int]
 ) -> dict[str, Any]:
-    """Return contributors and potential reach per day and over the period, in one pass.
+    """Return contributors and potential reach per day and over the period.
 
-    One GROUP BY (author, local day) keeps each author's latest post of each day; its rows
-    grouped by day give the days' figures, and grouped by author each author's latest
-    post of the period. With
-    ``stored`` the first pass reads every post, so the number of distinct authors of all
-    stored posts comes out of it too (METRICS.md ``stored.authors``).
-    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``,
-    ``stored_authors`` (None without ``stored``).
-    """
-    lo, hi = segments[0].lo, segments[-1].hi
-    in_period = "p.created_at_us >= :plo AND p.created_at_us < :phi"
-    day = (
-        "CASE "
-        + " ".join(
-            f"WHEN p.created_at_us >= :slo{i} AND p.created_at_us < :shi{i} "
-            f"THEN (p.created_at_us + :soff{i}) / {DAY_US}"
-            for i in range(len(segments))
-        )
-        + " END"
-    )
-    params: dict[str, Any] = {"plo": lo, "phi": hi}
-    for i, seg in enumerate(segments):
-        params |= {f"slo{i}": seg.lo, f"shi{i}": seg.hi, f"soff{i}": seg.offset}
-    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
-    # g is read twice, so SQLite and PostgreSQL both compute it once (a materialised CTE);
-    # per-day figures group its few rows by day, the period's by author
-    sql = f"""
-        WITH g AS (
-            SELECT p.author_id AS a, {day} AS d,
-                   MAX(CASE WHEN {in_period} THEN {_LATEST_KEY}{collate} END) AS k
-            FROM posts p
-            WHERE p.author_id IS NOT NULL{"" if stored else f" AND {in_period}"}
-            GROUP BY p.author_id, {day}
-        )
-        SELECT d, COUNT(*) AS n, SUM({_key_followers("k")}) AS reach, 0 AS authors
-        FROM g WHERE d IS NOT NULL GROUP BY d
-        UNION ALL
-        SELECT NULL, COUNT(wk),
-               SUM(CASE WHEN wk IS NOT NULL THEN {_key_followers("wk")} ELSE 0 END), COUNT(*)
-        FROM (SELECT a, MAX(k{collate}) AS wk FROM g GROUP BY a) AS per_author
+    Both need each author's latest post, per day and over the period. In SQL that is a
+    GROUP BY (author, day) and another by author: two sorts of every post, 1.4 s at a
+    million posts (docs/PERFORMANCE.md). Instead the period's posts are read in time
+    order, span by span, and a dict per day keeps the last follower count it saw for
+    each author: the latest post's, by construction. Only two narrow columns cross into
+    Python, a batch at a time, and memory grows with the number of authors, not posts.
+    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``.
     """
     days: dict[int, tuple[int, int]] = dict.fromkeys(day_numbers, (0, 0))
-    out: dict[str, Any] = {"days": days, "contributors": 0, "reach": 0, "stored_authors": None}
-    for d, n, reach, authors in conn.execute(text(sql), params):
-        if d is None:
-            out["contributors"], out["reach"] = int(n or 0), int(reach or 0)
-            out["stored_authors"] = int(authors or 0) if stored else None
-        elif int(d) in days:
-            days[int(d)] = (int(n or 0), int(reach or 0))
-    return out
+    period: dict[str, int] = {}
+    latest: dict[str, int] = {}
+    spans = unit_ranges(segments, DAY_US)
+    for i, (key, lo, hi) in enumerate(spans):
+        for batch in stream_rows(conn, _LATEST_FOLLOWERS, {"lo": lo, "hi": hi}, _AUTHOR_BATCH):
+            latest.update(batch)
+        if i + 1 == len(spans) or spans[i + 1][0] != key:  # a day can have two spans
+            if key in days:
+                days[key] = (len(latest), sum(latest.values()))
+            period.update(latest)  # days come in time order: a later day's latest wins
+            latest = {}
+    return {"days": days, "contributors": len(period), "reach": sum(period.values())}
 
 
 def _finish(row: dict | None) -> dict[str, Any]:
@@ -324,17 +290,17 @@ def _finish(row: dict | None) -> dict[str, Any]:
 
 
 def _period(
-    conn: Connection, settings: Settings, days: Sequence[dt.date], *, stored: bool
-) -> tuple[list[dict[str, Any]], dict[str, Any], int | None]:
-    """Return (per-day figures, totals, distinct authors of all stored posts or None).
+    conn: Connection, settings: Settings, days: Sequence[dt.date]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return (per-day figures, totals).
 
-    Two statements whatever the number of days: the additive figures of each day from
-    index ranges, and the author figures from one pass over the period's posts.
+    The additive figures of each day come from one statement over index ranges, the
+    author figures from one ordered read of the period's posts.
     """
     segments = offset_segments(days[0], days[-1], settings.campaign.tz)
     numbers = [day_number(d) for d in days]
     sums = _day_sums(conn, settings, segments)
-    authors = _author_figures(conn, settings, segments, numbers, stored=stored)
+    authors = _author_figures(conn, segments, numbers)
     per_day = []
     total: dict[str, Any] = dict.fromkeys(_SUM_KEYS, 0)
     for d, number in zip(days, numbers, strict=True):
@@ -345,7 +311,7 @@ def _period(
             total[key] += row.get(key) or 0
     total["contributors"] = authors["contributors"]
     total["potential_reach"] = authors["reach"]
-    return per_day, _finish(total), authors["stored_authors"]
+    return per_day, _finish(total)
 
 
 def period_figures(
@@ -358,8 +324,7 @@ def period_figures(
     """
     if not days:
         return [], _finish(None)
-    per_day, totals, _ = _period(conn, settings, days, stored=False)
-    return per_day, totals
+    return _period(conn, settings, days)
 
 
 def baseline_progress(settings: Settings, totals: dict[str, Any]) -> float | None:
@@ -395,9 +360,8 @@ def stats_object(
 ) -> dict[str, Any]:
     """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
     days = date_span(settings, date_from, date_to)
-    # the pass over authors reads every stored post anyway, so it counts stored authors too
-    per_day, totals, authors = _period(conn, settings, days, stored=True)
-    posts = conn.execute(text("SELECT COUNT(*) FROM posts")).scalar_one()
+    per_day, totals = _period(conn, settings, days)
+    stored = stored_counts(conn)
     c = settings.campaign
     b = settings.baseline
     return {
@@ -410,7 +374,7 @@ def stats_object(
         "baseline": None
         if b is None
         else {"label": b.label, "metric": b.metric, "value": _number(b.value)},
-        "stored": {"posts": int(posts), "authors": authors},
+        "stored": stored,
         "days": per_day,
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
     }

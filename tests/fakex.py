@@ -156,6 +156,12 @@ class FakeXServer:
             else:
                 status, headers, body = self._answer(path, params)
             raw = body.encode("utf-8")
+            if search:
+                # done before the answer leaves: a client that has it may start its next
+                # request before this thread runs again
+                with self._cond:
+                    self.in_flight -= 1
+                search = False
             handler.send_response(status)
             for key, value in headers.items():
                 handler.send_header(key, value)

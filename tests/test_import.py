@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor import store
+from monitor import reader, store
 from monitor.archive import describe, import_files
 from monitor.config import Campaign, Settings
 from monitor.errors import ImportFileError
@@ -54,6 +54,16 @@ BAD_FILES = {
     ),
     "bad-first-line": ("{not json}\n" + GOOD_LINE, 1, "not valid JSON"),
 }
+
+
+@pytest.fixture(autouse=True, params=["in-process", "reader-process"])
+def reader_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every import test runs twice: files read in the importing process, and (as big
+    files are) by the ``python -m monitor.reader`` child. Both must behave the same.
+    """
+    threshold = 0 if request.param == "reader-process" else 1 << 62
+    monkeypatch.setattr(reader, "CHILD_BYTES", threshold)
+    return request.param
 
 
 def content(engine: Engine) -> dict:
