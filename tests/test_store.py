@@ -183,3 +183,48 @@ def test_a_failed_write_transaction_stores_nothing(engine: Engine) -> None:
         store_batch(conn, records.posts, records.authors, run_id=None, seen_at="x")
         raise RuntimeError("crash after the batch")
     assert dump_tables(engine) == before
+
+
+def test_an_author_seen_without_a_user_object_is_still_a_stored_author(engine: Engine) -> None:
+    # stored.authors counts the authors table, so every post's author must have a row
+    sight(engine, page(post("1"), post("2", author_id="200"), users=[user("200", 2)]))
+    with engine.connect() as conn:
+        assert stored_counts(conn) == {"posts": 2, "authors": 2}
+        row = conn.execute(
+            text("SELECT username, followers_count FROM authors WHERE id = '100'")
+        ).one()
+    assert tuple(row) == (None, None)  # nothing known yet: no name, no follower count
+    sight(engine, page(post("3"), users=[user("100", 7)]))
+    with engine.connect() as conn:
+        assert stored_counts(conn)["authors"] == 2
+        assert conn.execute(text("SELECT followers_count FROM authors WHERE id = '100'")).scalar()
+
+
+def test_a_database_of_the_first_schema_is_brought_up_to_date(db_url: str) -> None:
+    """A database written before ix_posts_created_at_author (it had an index on
+    created_at_us alone, and no author row for posts whose page had no user object)."""
+    engine = make_engine(db_url)
+    sight(engine, page(post("1"), post("2", author_id="200"), users=[user("200", 2)]))
+    with writing(engine) as conn:
+        conn.execute(text("DROP INDEX ix_posts_created_at_author"))
+        conn.execute(text("CREATE INDEX ix_posts_created_at_us ON posts (created_at_us)"))
+        conn.execute(text("DELETE FROM authors WHERE id = '100'"))
+    engine.dispose()
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert stored_counts(conn) == {"posts": 2, "authors": 2}
+            names = _post_indexes(conn)
+        assert "ix_posts_created_at_us" not in names
+        assert "ix_posts_created_at_author" in names
+    finally:
+        engine.dispose()
+
+
+def _post_indexes(conn) -> set[str]:
+    # SQLAlchemy does not reflect indexes on expressions: ask the catalogue
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename = 'posts'"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'posts'"
+    return {name for (name,) in conn.execute(text(sql))}
