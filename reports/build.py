@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from monitor.config import Settings
-from monitor.store import snapshot
+from monitor.store import snapshot_pair
 from reports import charts as ch
 from reports.figures import ReportData, daily_data, summary_data
 from reports.html import write_index, write_report_html
@@ -97,8 +97,10 @@ def write_daily_report(
     ``simulated`` puts the "Simulated data" banner on every page; ``now`` stamps it.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    with snapshot(engine) as conn:
-        report = daily_data(conn, settings, day, simulated=simulated, now=now)
+    with snapshot_pair(engine) as (conn, side):
+        report = daily_data(
+            conn, settings, day, simulated=simulated, now=now, side=None if side is conn else side
+        )
     return write_report(report, Path(out_dir))
 
 
@@ -115,6 +117,8 @@ def write_summary_report(
     Its JSON holds under ``figures`` the ``hashmon stats --json`` object of the window.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    with snapshot(engine) as conn:
-        report = summary_data(conn, settings, simulated=simulated, now=now)
+    with snapshot_pair(engine) as (conn, side):
+        report = summary_data(
+            conn, settings, simulated=simulated, now=now, side=None if side is conn else side
+        )
     return write_report(report, Path(out_dir))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +27,7 @@ from reports.metrics import (
     local_midnight_us,
     offset_segments,
     period_figures,
+    period_stats,
     stats_object,
     unit_ranges,
     window_sql,
@@ -143,6 +146,16 @@ def hourly_activity(
             row = rows[int(found["k"]) % 24]
             for key in ("posts", *KIND_KEYS.values()):
                 row[key] += int(found[key] or 0)
+    return rows
+
+
+def hours_of_day(hours: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
+    """Return hourly_activity's 24 rows from ``period_stats``' figures of each local hour."""
+    rows = [{"hour": h, "posts": 0, **{KIND_KEYS[k]: 0 for k in KINDS}} for h in range(24)]
+    for hour, sums in hours.items():
+        row = rows[hour % 24]
+        for key in ("posts", *KIND_KEYS.values()):
+            row[key] += sums[key]
     return rows
 
 
@@ -562,23 +575,56 @@ def _read_snapshot(conn: Connection) -> Connection:
     return conn
 
 
+def _ranked(conn: Connection, settings: Settings, first: dt.date, last: dt.date) -> dict[str, Any]:
+    """The report's rankings: the half of its queries that needs no figures first."""
+    n = settings.reports.top_n
+    return {
+        "top_posts": top_posts(conn, settings, first, last, n),
+        "top_contributors": top_contributors(conn, settings, first, last, n),
+        "top_hashtags": top_hashtags(conn, settings, first, last, n),
+    }
+
+
+@contextmanager
+def _meanwhile(
+    side: Connection | None, settings: Settings, first: dt.date, last: dt.date
+) -> Iterator[Callable[[Connection], dict[str, Any]]]:
+    """Run ``_ranked`` on ``side`` in a thread while the block computes the figures, and
+    yield a function returning its result; with no ``side`` that function runs it then.
+
+    ``side`` must read the same snapshot as the block's connection (``snapshot_pair``):
+    the two halves run on two cores, since SQLite works without the GIL.
+    """
+    if side is None:
+        yield lambda conn: _ranked(conn, settings, first, last)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="hashmon-report") as pool:
+        future = pool.submit(_ranked, side, settings, first, last)
+        try:
+            yield lambda _conn: future.result()
+        finally:
+            future.cancel()
+            wait([future])  # its connection must not outlive this block
+
+
 def _parts(
     conn: Connection,
     settings: Settings,
     first: dt.date,
     last: dt.date,
     figures: dict[str, Any],
+    hours: dict[int, dict[str, int]] | None,
     now: dt.datetime,
+    ranked: dict[str, Any],
 ) -> dict[str, Any]:
-    n = settings.reports.top_n
     totals = figures["totals"]
     coverage = collection_coverage(conn, settings, first, last, totals, now)
     coverage["stored_posts"] = figures["stored"]["posts"]
     return {
-        "hours": hourly_activity(conn, settings, first, last),
-        "top_posts": top_posts(conn, settings, first, last, n),
-        "top_contributors": top_contributors(conn, settings, first, last, n),
-        "top_hashtags": top_hashtags(conn, settings, first, last, n),
+        "hours": hourly_activity(conn, settings, first, last)
+        if hours is None
+        else hours_of_day(hours),
+        **ranked,
         "kinds": kind_shares(totals),
         "campaign_vs_others": campaign_vs_others(conn, settings, first, last, totals),
         "coverage": coverage,
@@ -592,26 +638,30 @@ def daily_data(
     *,
     simulated: bool = False,
     now: dt.datetime | None = None,
+    side: Connection | None = None,
 ) -> ReportData:
     """Return the data of the daily report for local date ``day``.
 
     ``figures`` is stats_object for that one day; ``to_date`` is stats_object from the
     campaign's first day through ``day`` (the whole window once the week is over; None
-    before it starts), from which the pace against the baseline is drawn.
+    before it starts), from which the pace against the baseline is drawn. ``side``, a
+    second connection in the same snapshot, runs the rankings at the same time.
     """
     now = now or dt.datetime.now(dt.UTC)
     conn = _read_snapshot(conn)
-    figures = stats_object(conn, settings, day, day)
-    c = settings.campaign
-    to_date = None
-    if day >= c.start:
-        to_date = stats_object(conn, settings, c.start, min(day, c.end))
-    pace = baseline_pace(
-        conn,
-        settings,
-        to_date["days"] if to_date else [],
-        to_date["totals"] if to_date else None,
-    )
+    with _meanwhile(side, settings, day, day) as ranked:
+        figures, hours = period_stats(conn, settings, day, day)
+        c = settings.campaign
+        to_date = None
+        if day >= c.start:
+            to_date = stats_object(conn, settings, c.start, min(day, c.end))
+        pace = baseline_pace(
+            conn,
+            settings,
+            to_date["days"] if to_date else [],
+            to_date["totals"] if to_date else None,
+        )
+        parts = _parts(conn, settings, day, day, figures, hours, now, ranked(conn))
     return ReportData(
         kind="daily",
         settings=settings,
@@ -622,7 +672,7 @@ def daily_data(
         pace=pace,
         generated_at=now,
         simulated=simulated,
-        **_parts(conn, settings, day, day, figures, now),
+        **parts,
     )
 
 
@@ -632,13 +682,19 @@ def summary_data(
     *,
     simulated: bool = False,
     now: dt.datetime | None = None,
+    side: Connection | None = None,
 ) -> ReportData:
-    """Return the data of the end-of-week summary: the campaign window against the baseline."""
+    """Return the data of the end-of-week summary: the campaign window against the baseline.
+
+    ``side``, a second connection in the same snapshot, runs the rankings at the same time.
+    """
     now = now or dt.datetime.now(dt.UTC)
     conn = _read_snapshot(conn)
-    figures = stats_object(conn, settings)
     days = settings.campaign.days()
-    pace = baseline_pace(conn, settings, figures["days"], figures["totals"])
+    with _meanwhile(side, settings, days[0], days[-1]) as ranked:
+        figures, hours = period_stats(conn, settings)
+        pace = baseline_pace(conn, settings, figures["days"], figures["totals"])
+        parts = _parts(conn, settings, days[0], days[-1], figures, hours, now, ranked(conn))
     return ReportData(
         kind="summary",
         settings=settings,
@@ -649,5 +705,5 @@ def summary_data(
         pace=pace,
         generated_at=now,
         simulated=simulated,
-        **_parts(conn, settings, days[0], days[-1], figures, now),
+        **parts,
     )

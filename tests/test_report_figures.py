@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from monitor import store
 from monitor.config import Baseline, Campaign, Reports, Settings
+from monitor.store import snapshot_pair
 from reports.build import write_daily_report, write_summary_report
 from reports.figures import (
     baseline_pace,
@@ -24,13 +25,14 @@ from reports.figures import (
     collection_coverage,
     daily_data,
     hourly_activity,
+    hours_of_day,
     post_link,
     summary_data,
     top_contributors,
     top_hashtags,
     top_posts,
 )
-from reports.metrics import period_figures, stats_object
+from reports.metrics import period_figures, period_stats, stats_object
 from tests import reportdata as rd
 
 NOW = dt.datetime(2017, 6, 17, 9, 0, tzinfo=dt.UTC)
@@ -242,6 +244,27 @@ def test_hours_follow_the_summer_time_change_exactly(engine: Engine, tmp_path: P
         figures = stats_object(conn, settings, day, day)
     assert {h["hour"]: h["posts"] for h in hours if h["posts"]} == {0: 2, 2: 1}
     assert figures["totals"]["posts"] == 3
+    # the report takes its hours from the sums the figures were made of: the same rows
+    with engine.connect() as conn:
+        assert hours_of_day(period_stats(conn, settings, day, day)[1]) == hours
+
+
+@pytest.mark.parametrize("timezone", ["Europe/London", "Asia/Kathmandu", "Pacific/Apia"])
+def test_the_hours_summed_with_the_figures_equal_the_hourly_query(
+    known: Engine, timezone: str
+) -> None:
+    settings = Settings(campaign=Campaign(timezone=timezone), reports=Reports(formats=("json",)))
+    with known.connect() as conn:
+        figures, hours = period_stats(conn, settings, WEEK[0], WEEK[-1])
+        expected = hourly_activity(conn, settings, WEEK[0], WEEK[-1])
+        long_figures, long_hours = period_stats(
+            conn, settings, WEEK[0] - dt.timedelta(days=30), WEEK[-1]
+        )
+    assert hours is not None and hours_of_day(hours) == expected
+    assert sum(h["posts"] for h in expected) == figures["totals"]["posts"]
+    # over 400 hours the figures are summed by the day, and the report queries its hours
+    assert long_hours is None
+    assert long_figures["days"][-len(WEEK) :] == figures["days"]
 
 
 def test_coverage_counts_runs_failures_gaps_and_hours_without_a_pass(known: Engine) -> None:
@@ -297,3 +320,15 @@ def test_kind_shares_come_from_the_totals(known: Engine) -> None:
         "quote": 1,
     }
     assert sum(k["share"] for k in report.kinds) == pytest.approx(1.0)
+
+
+def test_rankings_run_beside_the_figures_give_the_same_report(known: Engine) -> None:
+    with known.connect() as conn:
+        alone = summary_data(conn, SETTINGS, now=NOW)
+        daily_alone = daily_data(conn, SETTINGS, WEEK[0], now=NOW)
+    with snapshot_pair(known) as (conn, side):
+        assert conn is not side or known.dialect.name != "sqlite"
+        beside = summary_data(conn, SETTINGS, now=NOW, side=side)
+        daily_beside = daily_data(conn, SETTINGS, WEEK[0], now=NOW, side=side)
+    assert beside == alone
+    assert daily_beside == daily_alone

@@ -5,6 +5,7 @@ Runs on a real SQLite file and a real PostgreSQL database (the ``engine`` fixtur
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from monitor.store import (
     Post,
     display_url,
     make_engine,
+    snapshot_pair,
     store_batch,
     stored_counts,
     writing,
@@ -228,3 +230,39 @@ def _post_indexes(conn) -> set[str]:
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'posts'"
     return {name for (name,) in conn.execute(text(sql))}
+
+
+def test_a_snapshot_pair_reads_one_moment_while_another_writer_commits(db_url: str) -> None:
+    engine, other = make_engine(db_url), make_engine(db_url)
+    try:
+        sight(engine, page(post("1"), users=[user("100", 1)]))
+        with snapshot_pair(engine) as (first, second):
+            count = text("SELECT COUNT(*) FROM posts")
+            before = first.execute(count).scalar_one()
+            sight(other, page(post("2"), users=[user("100", 1)]))  # commits in between
+            counts = [before, first.execute(count).scalar_one(), second.execute(count).scalar_one()]
+        # the second connection (on SQLite another one, which has not read yet) sees the
+        # same moment as the first
+        assert counts == [1, 1, 1]
+        with engine.connect() as conn:
+            assert stored_counts(conn)["posts"] == 2
+    finally:
+        engine.dispose()
+        other.dispose()
+
+
+def test_a_snapshot_pair_does_not_wait_for_a_writer_of_another_connection(
+    tmp_path: Path,
+) -> None:
+    url = make_db_url("sqlite", tmp_path)
+    engine, other = make_engine(url), make_engine(url)
+    try:
+        with writing(other):  # holds the write lock for the whole block
+            started = time.monotonic()
+            with snapshot_pair(engine) as (first, second):
+                assert first is second  # one connection: the halves run in turn
+                assert first.execute(text("SELECT COUNT(*) FROM posts")).scalar_one() == 0
+            assert time.monotonic() - started < 5  # not the 60 s busy timeout
+    finally:
+        engine.dispose()
+        other.dispose()
