@@ -7,9 +7,10 @@ bench starts each in a subprocess so its wall time and peak RSS are its own.
 ``import`` parses each twarc2 line, takes the columns hashmon stores for a post
 (kind, casefolded hashtags and mentions, created_at in epoch microseconds, the author's
 followers from the page's ``includes.users``, the five counts) and upserts them into a
-``posts`` table of hashmon's shape (same columns, same primary key, same index on
-``created_at_us``) with one ``executemany`` in one transaction, WAL on, with the same
-conflict rule: content from the first sighting, each count from the latest that has it.
+``posts`` table of hashmon's shape (same columns, same primary key, an index on
+``created_at_us``; hashmon's index also covers its author pass and costs it a little
+more) with one ``executemany`` in one transaction, WAL on, with the same conflict rule:
+content from the first sighting, each count from the latest that has it.
 It validates nothing, keeps no observations, authors, runs or file hashes: that is why
 it is a floor, not a peer. It imports nothing from hashmon, so its start-up is python's.
 

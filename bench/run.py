@@ -97,6 +97,14 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
 def _descendants(pid: int) -> list[int]:
     """Return the processes started by ``pid`` and theirs (Linux), as far as visible now."""
     out, todo = [], [pid]
@@ -133,12 +141,17 @@ def measure(cmd: Sequence[str | Path], cwd: Path, log: Path) -> Run:
             [str(c) for c in cmd], cwd=cwd, env=_env(), stdout=out, stderr=subprocess.STDOUT
         )
         peaks: dict[int, int] = {}
+        own = None
         while True:
+            own = own or _cmdline(proc.pid)
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            for p in (proc.pid, *_descendants(proc.pid)):
-                peaks[p] = max(peaks.get(p, 0), _vm_hwm_kib(p))
+            for p in _descendants(proc.pid):
+                # a child between fork and exec is still the parent's image: not its own
+                if _cmdline(p) not in (None, own):
+                    peaks[p] = max(peaks.get(p, 0), _vm_hwm_kib(p))
+            peaks[proc.pid] = max(peaks.get(proc.pid, 0), _vm_hwm_kib(proc.pid))
             time.sleep(0.01)
         peak = sum(peaks.values())
         seconds = time.perf_counter() - started
