@@ -46,6 +46,13 @@ class App:
             self._engine = store.make_engine(self.settings.database.url)
         return self._engine
 
+    def close(self) -> None:
+        # closed now, not whenever the collector runs: SQLite removes its -wal and -shm
+        # files when the last connection closes, and a caller may be reading the folder
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 pass_app = click.make_pass_decorator(App)
 
@@ -92,6 +99,7 @@ def cli(
 
     setup_logging(verbose)
     ctx.obj = App(config_path, database_url, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()

@@ -392,3 +392,29 @@ def test_main_exits_0_on_success(capsys: pytest.CaptureFixture[str], db: str) ->
     out = capsys.readouterr()
     assert json.loads(out.out)["stored"] == {"posts": 0, "authors": 0}
     assert out.err == ""
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
+def test_a_command_closes_the_database_before_it_returns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: str, fail: bool
+) -> None:
+    """Run in-process (a script, a notebook, a test), a command leaves no connection open:
+    SQLite's -wal and -shm files are gone as soon as it returns, not whenever the garbage
+    collector gets round to it (a folder being copied or scanned meanwhile lost them)."""
+    import gc
+
+    args = ["--database", db, "import", str(SEARCH)]
+    if fail:
+        args.append(str(tmp_path / "missing.jsonl"))
+    gc.disable()
+    try:
+        with pytest.raises(SystemExit) as caught:
+            main(args)
+        capsys.readouterr()
+        assert caught.value.code == (1 if fail else 0)
+        assert (tmp_path / "x.db").exists()
+        assert sorted(p.name for p in tmp_path.glob("x.db-*")) == []
+    finally:
+        gc.enable()
+    # the failing import stored nothing: one transaction for the whole command
+    assert (stored(db)["posts"] == 0) is fail
