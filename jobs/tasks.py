@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -211,12 +212,55 @@ def _record_stopped(engine: Engine, kind: str, message: str, now: dt.datetime | 
 
 def _cap_reached(settings: Settings, engine: Engine, kind: str, now: dt.datetime | None) -> str:
     used = month_posts_read(engine, now)
+    what = "collection" if kind == "collect" else kind
     message = (
         f"monthly post cap reached: {used:,} of [x] monthly_post_cap = "
-        f"{settings.x.monthly_post_cap:,} posts read this month; {kind} resumes next month"
+        f"{settings.x.monthly_post_cap:,} posts read this month; {what} resumes next month"
     )
     log.warning(message)
     return message
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """A pass's hold on the collector: the lease, this month's budget, and a stop flag."""
+
+    held: lease.Lease
+    stop: threading.Event
+    budget: int | None
+    #: (run id, message) of the "stopped" run recorded when the cap was already reached
+    capped: tuple[int, str] | None
+
+    def prepared(self, source: Source) -> AbstractContextManager[Source]:
+        return _prepared(source, self.held, self.stop, self.budget)
+
+    @property
+    def on_page(self) -> Callable[[int], None]:
+        return _between_pages(self.held, self.stop)
+
+
+@contextmanager
+def _turn(
+    settings: Settings,
+    engine: Engine,
+    kind: str,
+    *,
+    now: dt.datetime | None,
+    wait_seconds: float,
+    stop: threading.Event | None,
+) -> Iterator[_Turn]:
+    """Take the lease (waiting up to ``wait_seconds``), tidy up after killed passes and
+    work out the budget; with the cap already reached, record a "stopped" run of ``kind``.
+    """
+    stop = stop or STOP
+    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
+        close_abandoned_runs(engine, now)
+        budget = remaining_budget(settings, engine, now)
+        capped = None
+        if budget is not None and budget <= 0:
+            message = _cap_reached(settings, engine, kind, now)
+            capped = (_record_stopped(engine, kind, message, now), message)
+        yield _Turn(held, stop, budget, capped)
 
 
 # --- the jobs -------------------------------------------------------------------------
@@ -237,19 +281,11 @@ def collect(
     with a warning and a "stopped" run, before the monthly post cap would be crossed.
     Raises ConfigError without a token, SourceError when the API fails for good.
     """
-    stop = stop or STOP
-    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
-        close_abandoned_runs(engine, now)
-        budget = remaining_budget(settings, engine, now)
-        if budget is not None and budget <= 0:
-            message = _cap_reached(settings, engine, "collection", now)
-            return PassResult(
-                run_id=_record_stopped(engine, "collect", message, now), stopped_early=message
-            )
-        with _prepared(source or make_source(settings), held, stop, budget) as src:
-            return collect_pass(
-                engine, src, now=now, budget=budget, on_page=_between_pages(held, stop)
-            )
+    with _turn(settings, engine, "collect", now=now, wait_seconds=wait_seconds, stop=stop) as t:
+        if t.capped:
+            return PassResult(run_id=t.capped[0], stopped_early=t.capped[1])
+        with t.prepared(source or make_source(settings)) as src:
+            return collect_pass(engine, src, now=now, budget=t.budget, on_page=t.on_page)
 
 
 def backfill(
@@ -275,27 +311,16 @@ def backfill(
         raise UsageError('backfill reads X\'s full archive; set [source] kind = "x"')
     if source is None and not settings.x.full_archive:
         raise UsageError(FULL_ARCHIVE_NEEDED)
-    stop = stop or STOP
-    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
-        close_abandoned_runs(engine, now)
-        budget = remaining_budget(settings, engine, now)
-        if budget is not None and budget <= 0:
-            message = _cap_reached(settings, engine, "backfill", now)
-            return PassResult(
-                run_id=_record_stopped(engine, "backfill", message, now), stopped_early=message
-            )
+    with _turn(settings, engine, "backfill", now=now, wait_seconds=wait_seconds, stop=stop) as t:
+        if t.capped:
+            return PassResult(run_id=t.capped[0], stopped_early=t.capped[1])
         if source is None:
             from monitor.sources.x import XArchiveSource
 
             source = XArchiveSource(settings, since, until, now=now)
-        with _prepared(source, held, stop, budget) as src:
+        with t.prepared(source) as src:
             return collect_pass(
-                engine,
-                src,
-                now=now,
-                budget=budget,
-                on_page=_between_pages(held, stop),
-                kind="backfill",
+                engine, src, now=now, budget=t.budget, on_page=t.on_page, kind="backfill"
             )
 
 
@@ -329,25 +354,13 @@ def refresh_metrics(
     or None for the last ``[schedule] refresh_metrics_for_hours``. 100 ids a request,
     within this month's remaining post cap; recorded as a run of kind "refresh".
     """
-    stop = stop or STOP
-    moment = now or dt.datetime.now(dt.UTC)
-    start = refresh_since(settings, since, moment)
-    with lease.held(engine, wait_seconds=wait_seconds, sleep=_lease_poll(stop)) as held:
-        close_abandoned_runs(engine, now)
-        budget = remaining_budget(settings, engine, now)
-        if budget is not None and budget <= 0:
-            message = _cap_reached(settings, engine, "refresh", now)
-            return RefreshResult(
-                run_id=_record_stopped(engine, "refresh", message, now), stopped_early=message
-            )
-        with _prepared(source or make_source(settings), held, stop, budget) as src:
+    start = refresh_since(settings, since, now or dt.datetime.now(dt.UTC))
+    with _turn(settings, engine, "refresh", now=now, wait_seconds=wait_seconds, stop=stop) as t:
+        if t.capped:
+            return RefreshResult(run_id=t.capped[0], stopped_early=t.capped[1])
+        with t.prepared(source or make_source(settings)) as src:
             return refresh_pass(
-                engine,
-                src,
-                since=start,
-                now=now,
-                budget=budget,
-                on_batch=_between_pages(held, stop),
+                engine, src, since=start, now=now, budget=t.budget, on_batch=t.on_page
             )
 
 

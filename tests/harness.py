@@ -151,6 +151,26 @@ def stats_json(db_url: str, *args: str, config: Path | None = None) -> dict[str,
     return json.loads(result.output)
 
 
+def clean_collect(folder: Path, pages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Collect ``pages`` once, cleanly, into a new SQLite database in ``folder`` (one
+    ``hashmon collect`` process against the fake API) and return its ``figure_snapshot``
+    and ``stats --json``: the reference that interrupted or contended runs must equal."""
+    from monitor import store
+    from tests.fakex import FakeXServer
+    from tests.xapi import FakeX
+
+    url = f"sqlite:///{folder / 'reference.db'}"
+    config = write_config(folder / "hashmon.toml", url)
+    with FakeXServer(FakeX(pages)) as server:
+        result = run_hashmon(["--config", str(config), "collect"], x_env(server.url), folder)
+    assert result.returncode == 0, result.stderr
+    engine = store.make_engine(url)
+    try:
+        return {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
+    finally:
+        engine.dispose()
+
+
 def cli_main(args: list[str]) -> int:
     """Run ``jobs.cli.main(args)`` in this process and return its exit status."""
     import logging

@@ -21,19 +21,17 @@ import pytest
 from sqlalchemy import Engine, text
 
 from monitor import store
-from monitor.config import API_BASE_ENV
-from monitor.sources.x import TOKEN_ENV
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
-    cli_main,
+    clean_collect,
     figure_snapshot,
     start_hashmon,
     stats_json,
     write_config,
     x_env,
 )
-from tests.xapi import TOKEN, FakeX
+from tests.xapi import FakeX
 
 ROUNDS = 3 * (5 if os.environ.get("HASHMON_LONG") == "1" else 1)
 CORPUS_POSTS = 1200
@@ -52,20 +50,7 @@ def reference(
     tmp_path_factory: pytest.TempPathFactory, corpus_pages: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The database one clean collect of the whole corpus makes (figures and stats)."""
-    folder = tmp_path_factory.mktemp("reference")
-    url = f"sqlite:///{folder / 'ref.db'}"
-    config = write_config(folder / "hashmon.toml", url)
-    with FakeXServer(FakeX(corpus_pages)) as server:
-        os.environ[TOKEN_ENV], os.environ[API_BASE_ENV] = TOKEN, server.url
-        try:
-            assert cli_main(["--config", str(config), "collect"]) == 0
-        finally:
-            os.environ.pop(TOKEN_ENV)
-            os.environ.pop(API_BASE_ENV)
-    engine = store.make_engine(url)
-    out = {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
-    engine.dispose()
-    return out
+    return clean_collect(tmp_path_factory.mktemp("reference"), corpus_pages)
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str, str]:

@@ -35,6 +35,7 @@ from tests.conftest import PG_ADMIN_URL, make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
     HASHMON,
+    clean_collect,
     figure_snapshot,
     run_hashmon,
     stats_json,
@@ -55,16 +56,8 @@ def corpus_pages() -> list[dict[str, Any]]:
 def reference(
     tmp_path_factory: pytest.TempPathFactory, corpus_pages: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("ref")
-    url = f"sqlite:///{folder / 'ref.db'}"
-    config = write_config(folder / "hashmon.toml", url)
-    with FakeXServer(FakeX(corpus_pages)) as server:
-        result = run_hashmon(["--config", str(config), "collect"], x_env(server.url), folder)
-    assert result.returncode == 0, result.stderr
-    engine = store.make_engine(url)
-    out = {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
-    engine.dispose()
-    return out
+    """The database one clean collect of the whole corpus makes (figures and stats)."""
+    return clean_collect(tmp_path_factory.mktemp("reference"), corpus_pages)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
