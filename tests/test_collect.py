@@ -208,6 +208,41 @@ def test_the_monthly_post_cap_stops_a_pass_before_it_is_crossed_and_next_month_r
     assert tasks.month_posts_read(engine, june) == 330
 
 
+def test_with_the_cap_used_up_every_kind_of_pass_asks_nothing_and_says_so(
+    engine: Engine, rsps: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeX(read_pages())
+    fake.register(rsps)
+    june = dt.datetime(2017, 6, 12, 9, tzinfo=dt.UTC)
+    capped = settings(monthly_post_cap=330, full_archive=True)
+    assert tasks.collect(capped, engine, source=x_source(), now=june).stopped_early
+    asked = len(fake.calls)
+    later = june + dt.timedelta(hours=1)
+    day = dt.date(2017, 6, 12)
+    results = {
+        "backfill": tasks.backfill(capped, engine, day, day, source=x_source(), now=later),
+        "refresh": tasks.refresh_metrics(capped, engine, now=later, source=x_source()),
+        "collection": tasks.collect(capped, engine, source=x_source(), now=later),
+    }
+    assert len(fake.calls) == asked  # not one request once the month's posts are read
+    for what, result in results.items():
+        assert result.stopped_early == (
+            "monthly post cap reached: 330 of [x] monthly_post_cap = 330 posts read this "
+            f"month; {what} resumes next month"
+        )
+        assert result.stopped_early in caplog.text
+    stopped = [(r.kind, r.status, r.requests, r.message) for r in runs(engine)[1:]]
+    assert stopped == [
+        (kind, "stopped", 0, results[what].stopped_early)
+        for kind, what in [
+            ("backfill", "backfill"),
+            ("refresh", "refresh"),
+            ("collect", "collection"),
+        ]
+    ]
+    assert tasks.month_posts_read(engine, later) == 330
+
+
 def test_polling_every_15_minutes_reads_each_post_once(
     sqlite_engine: Engine, rsps: responses.RequestsMock, capsys
 ) -> None:
