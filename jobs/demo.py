@@ -19,7 +19,7 @@ from monitor import store
 from monitor.config import Database, Reports, Settings
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
-from reports.build import write_daily_report, write_index, write_summary_report
+from reports.build import daily_report, summary_report, write_index, write_reports
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -98,11 +98,12 @@ def run_demo(
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
-        for day in settings.campaign.days():
-            result.reports += write_daily_report(
-                engine, settings, day, out, simulated=True, now=end
-            )
-        result.reports += write_summary_report(engine, settings, out, simulated=True, now=end)
+        reports = [
+            daily_report(engine, settings, day, simulated=True, now=end)
+            for day in settings.campaign.days()
+        ]
+        reports.append(summary_report(engine, settings, simulated=True, now=end))
+        result.reports += write_reports(reports, out)
         result.index = write_index(out)
         with engine.connect() as conn:
             result.posts = store.stored_counts(conn)["posts"]

@@ -13,6 +13,11 @@ in every format ``settings.reports.formats`` names, all beside each other in ``o
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -27,9 +32,12 @@ from reports.render import report_json, report_stem, write_file, write_json
 from reports.tables import write_csvs, write_xlsx
 
 __all__ = [
+    "daily_report",
+    "summary_report",
     "write_daily_report",
     "write_index",
     "write_report",
+    "write_reports",
     "write_summary_report",
 ]
 
@@ -46,7 +54,7 @@ def report_charts(report: ReportData) -> list[ch.Chart]:
     return out
 
 
-def write_report(report: ReportData, out_dir: Path) -> list[Path]:
+def write_report(report: ReportData, out_dir: str | Path) -> list[Path]:
     """Write ``report`` in each configured format into ``out_dir``; return the files written.
 
     The HTML page is written last, so the downloads it lists all exist.
@@ -97,11 +105,7 @@ def write_daily_report(
     ``simulated`` puts the "Simulated data" banner on every page; ``now`` stamps it.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    with snapshot_pair(engine) as (conn, side):
-        report = daily_data(
-            conn, settings, day, simulated=simulated, now=now, side=None if side is conn else side
-        )
-    return write_report(report, Path(out_dir))
+    return write_report(daily_report(engine, settings, day, simulated=simulated, now=now), out_dir)
 
 
 def write_summary_report(
@@ -117,8 +121,60 @@ def write_summary_report(
     Its JSON holds under ``figures`` the ``hashmon stats --json`` object of the window.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
+    return write_report(summary_report(engine, settings, simulated=simulated, now=now), out_dir)
+
+
+def daily_report(
+    engine: Engine,
+    settings: Settings,
+    day: dt.date,
+    *,
+    simulated: bool = False,
+    now: dt.datetime | None = None,
+) -> ReportData:
+    """Return the data of the daily report for ``day``, read in one snapshot."""
     with snapshot_pair(engine) as (conn, side):
-        report = summary_data(
+        return daily_data(
+            conn, settings, day, simulated=simulated, now=now, side=None if side is conn else side
+        )
+
+
+def summary_report(
+    engine: Engine,
+    settings: Settings,
+    *,
+    simulated: bool = False,
+    now: dt.datetime | None = None,
+) -> ReportData:
+    """Return the data of the end-of-week summary, read in one snapshot."""
+    with snapshot_pair(engine) as (conn, side):
+        return summary_data(
             conn, settings, simulated=simulated, now=now, side=None if side is conn else side
         )
-    return write_report(report, Path(out_dir))
+
+
+def write_reports(reports: Sequence[ReportData], out_dir: str | Path) -> list[Path]:
+    """Write several reports (``write_report`` each) and return every file, in order.
+
+    Drawing the charts is matplotlib's pure-Python work, one core a report: where the
+    system can fork, two reports are drawn at once in worker processes, which inherit
+    the loaded libraries and touch no database (each gets its data whole).
+    """
+    workers = min(2, os.cpu_count() or 1, len(reports))
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [path for report in reports for path in write_report(report, out_dir)]
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_ctrl_c)
+    try:
+        done = list(pool.map(write_report, reports, [Path(out_dir)] * len(reports)))
+    except BaseException:
+        pool.shutdown(cancel_futures=True)  # Ctrl-C or a failure: draw nothing more
+        raise
+    pool.shutdown()
+    return [path for paths in done for path in paths]
+
+
+def _ignore_ctrl_c() -> None:
+    # Ctrl-C reaches the whole process group: the caller stops the workers, and a worker
+    # waiting for work must not print a KeyboardInterrupt traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

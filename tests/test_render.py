@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import re
 import time
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from monitor.config import Baseline, Campaign, Reports, Settings
+from reports import build
 from reports.build import write_daily_report, write_index, write_summary_report
 from reports.metrics import stats_object
 from reports.render import SIMULATED_BANNER, num, pct, safe_name
@@ -85,6 +87,56 @@ def known(sqlite_engine: Engine, tmp_path: Path) -> Engine:
 def hostile(sqlite_engine: Engine, tmp_path: Path) -> Engine:
     rd.build(sqlite_engine, tmp_path, rd.hostile_pages(), "hostile.jsonl")
     return sqlite_engine
+
+
+# --- several reports at once (the demo) -------------------------------------------------
+
+
+def _content(path: Path) -> Any:
+    """A file's content without the moment it was written (PDF and XLSX stamp it)."""
+    data = path.read_bytes()
+    if path.suffix == ".pdf":
+        return re.sub(rb"/CreationDate \(D:\d+Z\)", b"", data)
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+    return data
+
+
+@pytest.mark.parametrize("can_fork", [True, False], ids=["two-processes", "one-by-one"])
+def test_several_reports_at_once_are_the_files_each_report_writes_alone(
+    known: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, can_fork: bool
+) -> None:
+    pools: list[object] = []
+
+    class SpiedPool(build.ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", SpiedPool)
+    if not can_fork:  # e.g. Windows: spawn only
+        monkeypatch.setattr(build.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    days = SETTINGS.campaign.days()[:2]
+    reports = [build.daily_report(known, SETTINGS, d, now=NOW) for d in days]
+    reports.append(build.summary_report(known, SETTINGS, now=NOW))
+    together = build.write_reports(reports, tmp_path / "together")
+    alone = [p for r in reports for p in build.write_report(r, tmp_path / "alone")]
+    assert len(pools) == (1 if can_fork else 0)
+    assert [p.name for p in together] == [p.name for p in alone]  # in the reports' order
+    assert together[0].name.startswith("daily-2017-06-12") and "summary" in together[-1].name
+    for mine, theirs in zip(together, alone, strict=True):
+        assert _content(mine) == _content(theirs), mine.name
+
+
+def test_a_report_a_worker_cannot_write_fails_as_an_oserror_in_the_caller(
+    known: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    reports = [build.summary_report(known, SETTINGS, now=NOW)] * 2
+    with pytest.raises(OSError):  # what the CLI turns into "cannot write reports to ..."
+        build.write_reports(reports, tmp_path / "a-file" / "out")
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"
 
 
 # --- files and formats --------------------------------------------------------------------
