@@ -161,10 +161,15 @@ def write_reports(reports: Sequence[ReportData], out_dir: str | Path) -> list[Pa
     the loaded libraries and touch no database (each gets its data whole).
     """
     workers = min(2, os.cpu_count() or 1, len(reports))
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    pool = None
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_ctrl_c)
+        except (OSError, NotImplementedError):  # no sem_open (a container without /dev/shm)
+            pool = None
+    if pool is None:
         return [path for report in reports for path in write_report(report, out_dir)]
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_ctrl_c)
     try:
         done = list(pool.map(write_report, reports, [Path(out_dir)] * len(reports)))
     except BaseException:

@@ -103,6 +103,16 @@ def _content(path: Path) -> Any:
     return data
 
 
+class _NoSemaphores:
+    """A pool that cannot be made: SemLock raises OSError without /dev/shm, and
+    concurrent.futures NotImplementedError where there are no named semaphores."""
+
+    failures: list[Exception] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise self.failures.pop()
+
+
 @pytest.mark.parametrize("can_fork", [True, False], ids=["two-processes", "one-by-one"])
 def test_several_reports_at_once_are_the_files_each_report_writes_alone(
     known: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, can_fork: bool
@@ -123,6 +133,13 @@ def test_several_reports_at_once_are_the_files_each_report_writes_alone(
     together = build.write_reports(reports, tmp_path / "together")
     alone = [p for r in reports for p in build.write_report(r, tmp_path / "alone")]
     assert len(pools) == (1 if can_fork else 0)
+    if can_fork:  # a system that forks but cannot make a pool (no /dev/shm) draws one by one
+        monkeypatch.setattr(build, "ProcessPoolExecutor", _NoSemaphores)
+        failures = [OSError(38, "Function not implemented"), NotImplementedError("no sem_open")]
+        monkeypatch.setattr(_NoSemaphores, "failures", failures)
+        for folder in ("no-pool-1", "no-pool-2"):
+            without = build.write_reports(reports, tmp_path / folder)
+            assert [_content(p) for p in without] == [_content(p) for p in together]
     assert [p.name for p in together] == [p.name for p in alone]  # in the reports' order
     assert together[0].name.startswith("daily-2017-06-12") and "summary" in together[-1].name
     for mine, theirs in zip(together, alone, strict=True):
