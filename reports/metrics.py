@@ -198,20 +198,16 @@ def _sums_sql(settings: Settings, ranges: Sequence[tuple[int, int, int]]) -> tup
     return " UNION ALL ".join(branches), params
 
 
-_SUM_KEYS = (
-    "posts",
-    "originals",
-    "retweets",
-    "quotes",
-    "replies",
-    "hashtag_posts",
-    "mention_posts",
-    "potential_impressions",
-    *ENGAGEMENT_COUNTS,
-    "impressions",
-    "impressions_reported",
-    "posts_without_followers",
-)
+# the period figures that are sums of the posts' own columns; the rest count distinct
+# authors or are computed from these sums
+_NOT_SUMS = {
+    "contributors",
+    "potential_reach",
+    "engagements",
+    "engagement_rate",
+    "impressions_coverage",
+}
+_SUM_KEYS = (*(k for k in PERIOD_KEYS if k not in _NOT_SUMS), "impressions_reported")
 
 
 def _unit_sums(
