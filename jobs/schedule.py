@@ -38,10 +38,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import tasks
 from monitor import store
-from monitor.collect import PassStopped
 from monitor.config import DATABASE_ENV, Settings, load_settings
-from monitor.errors import HashmonError, LockedError, db_detail
+from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
 from monitor.sources.x import bearer_token
+from monitor.times import local_at
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
 
 
 def _local(day: dt.date, at: dt.time, settings: Settings) -> dt.datetime:
-    return dt.datetime.combine(day, at, tzinfo=settings.campaign.tz)
+    return local_at(day, at, settings.campaign.tz)
 
 
 def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:

@@ -18,8 +18,8 @@ from jobs import tasks
 from jobs.schedule import stored_next_run_times
 from monitor import lease, store
 from monitor.config import Settings
-from monitor.normalize import utc_text
 from monitor.sources.x import TOKEN_ENV
+from monitor.times import month_start, utc_text
 
 LAST_RUNS = 10
 
@@ -125,7 +125,7 @@ def status_object(
         "runs": run_rows,
         "next_runs": _next_runs(settings, engine, scheduler_jobs),
         "quota": {
-            "month": tasks.month_start(now).strftime("%Y-%m"),
+            "month": month_start(now).strftime("%Y-%m"),
             "posts_read": used,
             "monthly_post_cap": cap,
             "remaining": max(cap - used, 0),

@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from monitor import lease, store
-from monitor.collect import PassResult, PassStopped, collect_pass
+from monitor.collect import PassResult, collect_pass
 from monitor.config import Settings
-from monitor.errors import HashmonError, UsageError, db_detail
-from monitor.normalize import utc_text
+from monitor.errors import HashmonError, PassStopped, UsageError, db_detail
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
 from monitor.sources.base import Source
+from monitor.times import local_midnight, month_start, utc_text
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,6 @@ FULL_ARCHIVE_NEEDED = (
 
 
 # --- the monthly post cap -----------------------------------------------------------
-
-
-def month_start(now: dt.datetime | None = None) -> dt.datetime:
-    """Return the first instant (UTC) of the calendar month of ``now``."""
-    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
@@ -335,7 +329,7 @@ def refresh_since(
         return now - dt.timedelta(hours=settings.schedule.refresh_metrics_for_hours)
     if isinstance(since, dt.datetime):
         return since if since.tzinfo else since.replace(tzinfo=dt.UTC)
-    return dt.datetime.combine(since, dt.time(0, 0), tzinfo=settings.campaign.tz)
+    return local_midnight(since, settings.campaign.tz)
 
 
 def refresh_metrics(

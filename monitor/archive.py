@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from monitor import reader, store
 from monitor.errors import ImportFileError
 from monitor.normalize import AuthorRecord, PageRecords, PostRecord
+from monitor.times import now_text
 
 
 @dataclass
@@ -146,7 +147,7 @@ def import_files(
     for path in files:
         _check_readable(path)
     result = ImportResult(files=[])
-    seen_at = store.now_text()
+    seen_at = now_text()
     with _gc_paused(), store.writing(engine) as conn:
         run_id = store.start_run(conn, "import", seen_at)
         result.run_id = run_id

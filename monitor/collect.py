@@ -20,16 +20,15 @@ from sqlalchemy import Engine, Row, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import store
-from monitor.errors import DatabaseError, HashmonError, SourceError, db_detail
+from monitor.errors import DatabaseError, HashmonError, PassStopped, SourceError, db_detail
 from monitor.normalize import (
     PageError,
     PageRecords,
-    from_epoch_us,
     normalize_page,
     parse_created_at,
-    utc_text,
 )
 from monitor.sources.base import Page, SinceIdTooOld, Source, page_id_range
+from monitor.times import from_epoch_us, now_text, utc_text
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +45,6 @@ class PassResult:
     stopped_early: str | None = None  # why the pass stopped before the end, if it did
     skipped: int = 0  # items of pages that could not be used (see usable_records)
     first_problem: str | None = None
-
-
-class PassStopped(Exception):
-    """Raised by a source, a callback or a sleep to end a pass early; the next pass resumes.
-
-    Not a failure: the run is recorded with ``status`` ("stopped" when the monthly budget
-    ran out, "interrupted" when the process was asked to stop) and collect_pass returns.
-    """
-
-    def __init__(self, message: str, status: str = "stopped") -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _id_key(i: str) -> tuple[int, str]:
@@ -117,7 +104,7 @@ def read_checkpoint(engine: Engine, name: str) -> Row | None:
 
 def _save_checkpoint(conn, name: str, **values: str | None) -> None:
     table = store.Checkpoint.__table__
-    values["updated_at"] = store.now_text()
+    values["updated_at"] = now_text()
     exists = conn.execute(select(table.c.name).where(table.c.name == name)).first()
     if exists:
         conn.execute(table.update().where(table.c.name == name).values(**values))

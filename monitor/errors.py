@@ -47,6 +47,18 @@ class LockedError(HashmonError):
     """Another collector holds this database's collection lease."""
 
 
+class PassStopped(Exception):
+    """Raised by a source, a callback or a sleep to end a pass early; the next pass resumes.
+
+    Not a failure: the run is recorded with ``status`` ("stopped" when the monthly budget
+    ran out, "interrupted" when the process was asked to stop) and collect_pass returns.
+    """
+
+    def __init__(self, message: str, status: str = "stopped") -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def db_detail(exc: BaseException) -> str:
     """Return one line saying why a database call failed: the driver's first line.
 

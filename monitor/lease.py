@@ -28,7 +28,7 @@ from sqlalchemy import Engine, select, text
 
 from monitor import store
 from monitor.errors import LockedError
-from monitor.normalize import utc_text
+from monitor.times import utc_text
 
 log = logging.getLogger(__name__)
 

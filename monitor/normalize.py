@@ -78,31 +78,12 @@ class PageRecords(NamedTuple):
     non_post_kind: str | None  # a guess at what those items are, for messages
 
 
-def utc_text(moment: dt.datetime) -> str:
-    """Return the fixed-width UTC text form used for every stored timestamp."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
 _fromisoformat = dt.datetime.fromisoformat
 # a NamedTuple's generated __new__ is a Python frame per record; tuple.__new__ is not, and
 # normalising a million posts makes that difference measurable (docs/PERFORMANCE.md)
 _make = tuple.__new__
-
-
-def epoch_us(moment: dt.datetime) -> int:
-    """Return UTC epoch microseconds of ``moment`` (naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - _EPOCH) // _US
-
-
-def from_epoch_us(us: int) -> dt.datetime:
-    """Return the aware UTC datetime of epoch microseconds (exact, no float rounding)."""
-    return _EPOCH + dt.timedelta(microseconds=us)
 
 
 def parse_created_at(value: Any) -> int | None:

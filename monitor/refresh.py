@@ -18,8 +18,8 @@ from sqlalchemy import Engine, select
 
 from monitor import store
 from monitor.collect import recorded_run, usable_records
-from monitor.normalize import epoch_us, utc_text
 from monitor.sources.base import Source
+from monitor.times import epoch_us, utc_text
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ sightings) are fixed-width UTC ISO text, which sorts as it reads.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from collections import OrderedDict
@@ -33,7 +32,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from monitor.errors import ConfigError, DatabaseError
-from monitor.normalize import AuthorRecord, PostRecord, utc_text
+from monitor.normalize import AuthorRecord, PostRecord
+from monitor.times import now_text
 
 
 class Base(DeclarativeBase):
@@ -164,10 +164,6 @@ class Lease(Base):
 
 
 METRIC_COLUMNS = ("like_count", "retweet_count", "reply_count", "quote_count", "impression_count")
-
-
-def now_text() -> str:
-    return utc_text(dt.datetime.now(dt.UTC))
 
 
 # --- engine -----------------------------------------------------------------------------

@@ -19,12 +19,18 @@ from urllib.parse import quote
 from sqlalchemy import Connection, text
 
 from monitor.config import Settings
-from monitor.normalize import epoch_us, from_epoch_us, utc_text
+from monitor.times import (
+    HOUR_US,
+    dates,
+    day_bounds_us,
+    epoch_us,
+    from_epoch_us,
+    local_stamp,
+    utc_text,
+)
 from reports.metrics import (
     ENGAGEMENT_COUNTS,
-    HOUR_US,
     MAX_BRANCHES,
-    local_midnight_us,
     offset_segments,
     period_figures,
     period_stats,
@@ -83,22 +89,6 @@ class ReportData:
 
 
 # --- time -------------------------------------------------------------------------------
-
-
-def period_bounds_us(settings: Settings, first: dt.date, last: dt.date) -> tuple[int, int]:
-    """Return ``[lo, hi)`` in UTC epoch ms of local dates ``first..last``."""
-    tz = settings.campaign.tz
-    return local_midnight_us(first, tz), local_midnight_us(last + dt.timedelta(days=1), tz)
-
-
-def _moment(us: int) -> dt.datetime:
-    return from_epoch_us(us)
-
-
-def local_time_text(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    """Return ``moment`` in campaign time as ``2017-06-12 10:15 BST``."""
-    local = moment.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 def post_link(platform: str, post_id: str, username: str | None) -> str | None:
@@ -215,7 +205,7 @@ def top_posts(
     tz = settings.campaign.tz
     out = []
     for rank, row in enumerate(conn.execute(text(sql), params | {"top_n": n}).mappings(), 1):
-        created = _moment(row["created_at_us"])
+        created = from_epoch_us(row["created_at_us"])
         out.append(
             {
                 "rank": rank,
@@ -228,7 +218,7 @@ def top_posts(
                 "name": row["name"],
                 "author_followers": int(row["author_followers"] or 0),
                 "created_at": utc_text(created),
-                "created_at_local": local_time_text(created, tz),
+                "created_at_local": local_stamp(created, tz),
                 "like_count": int(row["like_count"]),
                 "retweet_count": int(row["retweet_count"]),
                 "reply_count": int(row["reply_count"]),
@@ -386,7 +376,7 @@ def campaign_vs_others(
     """
     terms = settings.campaign.account_terms
     if totals is None:
-        _, totals = period_figures(conn, settings, _dates(first, last))
+        _, totals = period_figures(conn, settings, dates(first, last))
     own = {"posts": 0, "contributors": 0, "potential_impressions": 0, "engagements": 0}
     # the campaign's accounts are a handful of authors: find them, then read only their
     # posts, instead of joining every post of the period to its author
@@ -416,10 +406,6 @@ def campaign_vs_others(
         {"group": "campaign", "label": label or "(no accounts configured)", **own},
         {"group": "others", "label": "everyone else", **others},
     ]
-
-
-def _dates(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def baseline_pace(
@@ -501,8 +487,8 @@ def collection_coverage(
     collect pass are counted over the period up to ``now``, and only when at least one
     collect pass ran in it (an imported archive has no passes to miss).
     """
-    lo_us, hi_us = period_bounds_us(settings, first, last)
-    lo, hi = utc_text(_moment(lo_us)), utc_text(_moment(hi_us))
+    lo_us, hi_us = day_bounds_us(first, last, settings.campaign.tz)
+    lo, hi = utc_text(from_epoch_us(lo_us)), utc_text(from_epoch_us(hi_us))
     bounds = {"lo": lo, "hi": hi}
     kinds: dict[str, int] = {}
     failed = 0
@@ -545,7 +531,7 @@ def collection_coverage(
         hour = lo_us - lo_us % HOUR_US
         while hour + HOUR_US <= stop:
             hours_checked += 1
-            label = utc_text(_moment(hour))[:13]
+            label = utc_text(from_epoch_us(hour))[:13]
             if label not in active:
                 hours_missing += 1
                 missing.append(label + ":00Z")

@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from monitor.times import local_stamp
 from reports.charts import Chart, day_label, plural
 from reports.figures import ReportData
 from reports.render import (
@@ -23,7 +24,6 @@ from reports.render import (
     SIMULATED_BANNER,
     day_position,
     definitions,
-    local_stamp,
     long_day,
     metric_name,
     num,

@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from monitor.config import Settings
-from monitor.normalize import epoch_us, from_epoch_us
 from monitor.store import stored_counts, stream_rows
+from monitor.times import DAY_US, HOUR_US, day_number, from_epoch_us, local_midnight_us
 
 PERIOD_KEYS = (
     "posts",
@@ -39,9 +39,6 @@ PERIOD_KEYS = (
     "posts_without_followers",
 )
 ENGAGEMENT_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
-DAY_US = 86_400_000_000
-HOUR_US = 3_600_000_000
-_EPOCH_DAY = dt.date(1970, 1, 1)
 MAX_BRANCHES = 400  # SELECTs a UNION ALL statement; SQLite's limit is 500
 
 
@@ -51,15 +48,6 @@ class Segment(NamedTuple):
     lo: int
     hi: int
     offset: int
-
-
-def day_number(day: dt.date) -> int:
-    """Return a local date as days since 1970-01-01: the key SQL groups days by."""
-    return (day - _EPOCH_DAY).days
-
-
-def local_midnight_us(day: dt.date, tz: dt.tzinfo) -> int:
-    return epoch_us(dt.datetime.combine(day, dt.time(0), tzinfo=tz))
 
 
 def _offset_us(us: int, tz: dt.tzinfo) -> int:

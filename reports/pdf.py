@@ -17,12 +17,12 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from monitor.times import local_stamp
 from reports.charts import INK, STYLE, WIDTH, Chart, count, drawable, plain, plural
 from reports.figures import ReportData
 from reports.render import (
     SIMULATED_BANNER,
     day_position,
-    local_stamp,
     long_day,
     metric_name,
     num,

@@ -111,12 +111,6 @@ def short_day(day: dt.date | str) -> str:
     return day_label(day)
 
 
-def local_stamp(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    """Return ``2017-06-12 21:00 BST``: when a report was made, in campaign time."""
-    local = moment.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-
-
 def metric_name(metric: str) -> str:
     """Return a figure's key in words: ``potential impressions``."""
     return METRIC_NAMES.get(metric, metric.replace("_", " "))

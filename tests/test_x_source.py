@@ -8,9 +8,8 @@ import pytest
 import requests
 import responses
 
-from monitor.collect import PassStopped
 from monitor.config import Campaign, Settings, X
-from monitor.errors import ConfigError, SourceError
+from monitor.errors import ConfigError, PassStopped, SourceError
 from monitor.sources.base import SinceIdTooOld
 from monitor.sources.x import (
     EXPANSIONS,

@@ -24,10 +24,10 @@ from typing import Any
 import requests
 import tweepy
 
-from monitor.collect import PassStopped
 from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings
-from monitor.errors import ConfigError, SourceError
+from monitor.errors import ConfigError, PassStopped, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
+from monitor.times import local_midnight
 
 log = logging.getLogger(__name__)
 
@@ -357,11 +357,6 @@ def _describe_transport(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     return type(exc).__name__
-
-
-def local_midnight(day: dt.date, tz: Any) -> dt.datetime:
-    """Return the start of local ``day`` in zone ``tz``, as an aware datetime."""
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=tz)
 
 
 class XArchiveSource(XSource):
