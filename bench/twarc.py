@@ -11,7 +11,7 @@ from urllib.parse import quote as url_quote
 import orjson
 
 from monitor.sources.base import Page
-from monitor.sources.simulated import SimulatedCampaign, epoch_ms, search_query
+from monitor.sources.simulated import SimulatedCampaign, epoch_ms
 from monitor.sources.simulated.pages import search_pages
 
 
@@ -45,7 +45,7 @@ def write_twarc_jsonl(
         "conversation_id%2Ccreated_at%2Centities%2Cid%2Cin_reply_to_user_id%2Clang%2C"
         "public_metrics%2Creferenced_tweets%2Ctext&user.fields=created_at%2Cdescription%2C"
         "id%2Cname%2Cpublic_metrics%2Cusername%2Cverified&max_results=100&query="
-        + url_quote(search_query(campaign.campaign))
+        + url_quote(campaign.campaign.query())
     )
     written = 0
     with (

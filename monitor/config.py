@@ -94,7 +94,25 @@ class Campaign(_Section):
         """Accounts without ``@``, casefolded."""
         return tuple(dict.fromkeys(a.strip().lstrip("@").casefold() for a in self.accounts))
 
+    def _terms(self) -> list[str]:
+        """Return ``#tag`` and ``@account`` terms as written, configured marks or not."""
+        terms = [f"#{t.strip().lstrip('#')}" for t in self.hashtags]
+        return terms + [f"@{a.strip().lstrip('@')}" for a in self.accounts]
+
+    def query(self) -> str:
+        """Return the X search query: ``(#IMHAW17 OR @first1001days)``, one term bare.
+
+        Repeated terms are given once. Its length is the source's to check (X's limit).
+        """
+        terms = list(dict.fromkeys(self._terms()))
+        return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+    def display_terms(self) -> str:
+        """Return the hashtags and accounts as a reader sees them: ``#IMHAW17 @first1001days``."""
+        return " ".join(self._terms())
+
     def days(self) -> list[dt.date]:
+        """Return the campaign's local dates, ``start`` to ``end`` inclusive."""
         n = (self.end - self.start).days + 1
         return [self.start + dt.timedelta(days=i) for i in range(n)]
 

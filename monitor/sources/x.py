@@ -79,10 +79,7 @@ def build_query(campaign: Campaign) -> str:
     Terms may be configured with or without ``#``/``@``. Raises ConfigError when the
     query is longer than X accepts.
     """
-    terms = [f"#{t.strip().lstrip('#')}" for t in campaign.hashtags]
-    terms += [f"@{a.strip().lstrip('@')}" for a in campaign.accounts]
-    terms = list(dict.fromkeys(terms))
-    query = terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+    query = campaign.query()
     if len(query) > QUERY_LIMIT:
         raise ConfigError(
             f"the search query built from [campaign] hashtags and accounts is {len(query)} "

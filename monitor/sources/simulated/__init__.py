@@ -39,7 +39,7 @@ seed, so the same post always renders the same content, and only its counts chan
 from monitor.sources.simulated.campaign import SimulatedCampaign, simulate_campaign
 from monitor.sources.simulated.ids import SNOWFLAKE_EPOCH_MS, epoch_ms, snowflake, snowflake_ms
 from monitor.sources.simulated.pages import PAGE_SIZE
-from monitor.sources.simulated.source import SEARCH_REACH, SimulatedSource, search_query
+from monitor.sources.simulated.source import SEARCH_REACH, SimulatedSource
 
 __all__ = [
     "PAGE_SIZE",
@@ -48,7 +48,6 @@ __all__ = [
     "SimulatedCampaign",
     "SimulatedSource",
     "epoch_ms",
-    "search_query",
     "simulate_campaign",
     "snowflake",
     "snowflake_ms",

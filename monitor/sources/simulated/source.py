@@ -6,24 +6,13 @@ import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 
-from monitor.config import Campaign, Settings
+from monitor.config import Settings
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.sources.simulated.campaign import SimulatedCampaign, simulate_campaign
 from monitor.sources.simulated.ids import epoch_ms, iso, snowflake, snowflake_ms
 
 #: how far back X recent search reaches
 SEARCH_REACH = dt.timedelta(days=7)
-
-
-def search_query(campaign: Campaign) -> str:
-    """Return the recent-search query of a campaign: ``(#TAG OR @account ...)``.
-
-    The same query as monitor.sources.x builds, without importing tweepy for it.
-    """
-    terms = [f"#{t.strip().lstrip('#')}" for t in campaign.hashtags]
-    terms += [f"@{a.strip().lstrip('@')}" for a in campaign.accounts]
-    terms = list(dict.fromkeys(terms))
-    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
 
 
 class SimulatedSource(Source):
