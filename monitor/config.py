@@ -30,7 +30,7 @@ API_BASE_ENV = "HASHMON_X_API_BASE"
 DEFAULT_API_BASE = "https://api.twitter.com"
 # plain http is for a test server on this machine only: the bearer token travels in a header
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"  # monitor.sources.x reads it; named here to spot it in files
+TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"  # bearer_token reads it; named here to spot it in files
 BASELINE_METRICS = (
     "posts",
     "contributors",
@@ -337,3 +337,18 @@ def load_settings(config_path: str | None = None, database_url: str | None = Non
             raise ConfigError(f"{API_BASE_ENV}: {problem}") from None
         settings = settings.model_copy(update={"x": x})
     return settings
+
+
+def bearer_token(token: str | None = None) -> str:
+    """Return the bearer token given, else ``$HASHMON_X_BEARER_TOKEN``.
+
+    Raises ConfigError (exit 2) naming the variable, never a value, when there is none.
+    """
+    token = token or os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(
+            f"no X bearer token: set the environment variable {TOKEN_ENV} to your app's "
+            "bearer token (never put it in the config file), or use [source] kind = "
+            '"simulated" to try hashmon without an account'
+        )
+    return token

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import requests
 import tweepy
 
-from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings
+from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
 from monitor.errors import ConfigError, PassStopped, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.times import local_midnight
@@ -56,21 +55,6 @@ MIN_PAGE = 10
 QUERY_LIMIT = 512  # characters of a query on the Basic and Pro access levels
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 60.0
-
-
-def bearer_token(token: str | None = None) -> str:
-    """Return the bearer token given, else ``$HASHMON_X_BEARER_TOKEN``.
-
-    Raises ConfigError (exit 2) naming the variable, never a value, when there is none.
-    """
-    token = token or os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(
-            f"no X bearer token: set the environment variable {TOKEN_ENV} to your app's "
-            "bearer token (never put it in the config file), or use [source] kind = "
-            '"simulated" to try hashmon without an account'
-        )
-    return token
 
 
 def build_query(campaign: Campaign) -> str:
