@@ -155,9 +155,11 @@ class SimulatedCampaign:
         return mix(a ^ self.salt ^ 0xA11) % 10_000 >= _NO_PUBLIC_METRICS * 10_000
 
     def user_id(self, a: int) -> str:
+        """Return the X user id of author ``a``."""
         return str(700_000_000 + a * 4099 + mix(a ^ self.salt) % 4099)
 
     def names(self, a: int) -> tuple[str, str, str]:
+        """Return (username, display name, bio) of author ``a``; the same on every call."""
         named = self._named.get(a)
         if named is not None:
             return named
@@ -277,6 +279,7 @@ class SimulatedCampaign:
         return str(self.ids[code] if code >= 0 else self.ext_ids[-2 - code])
 
     def ref_author(self, code: int) -> int:
+        """Return the author of a ``ref`` code: a campaign post index, or ``-2 - e`` outside."""
         return self.author[code] if code >= 0 else self.ext_author[-2 - code]
 
     def post(
