@@ -12,8 +12,9 @@ from pathlib import Path
 
 import orjson
 
+from bench.twarc import write_twarc_jsonl
 from monitor.config import Settings
-from monitor.sources.simulated import simulate_campaign, write_twarc_jsonl
+from monitor.sources.simulated import simulate_campaign
 
 OUT = Path(__file__).resolve().parent / "out"
 SEED = 42

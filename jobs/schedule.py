@@ -38,9 +38,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import tasks
 from monitor import store
-from monitor.config import DATABASE_ENV, Settings, load_settings
+from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
-from monitor.sources.x import bearer_token
 from monitor.times import local_at
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,7 @@ from sqlalchemy import Engine, or_, select
 from jobs import tasks
 from jobs.schedule import stored_next_run_times
 from monitor import lease, store
-from monitor.config import Settings
-from monitor.sources.x import TOKEN_ENV
+from monitor.config import TOKEN_ENV, Settings
 from monitor.times import month_start, utc_text
 
 LAST_RUNS = 10

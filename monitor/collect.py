@@ -80,7 +80,8 @@ def usable_records(page: Page, platform: str) -> tuple[PageRecords, list[str]]:
     return PageRecords(posts, list(authors.values()), 0, None), problems
 
 
-def _decimal(value: object) -> str | None:
+def _digit_string(value: object) -> str | None:
+    """Return ``value`` if it is a string of ASCII digits (an id as the API gives it), else None."""
     return value if isinstance(value, str) and value.isascii() and value.isdigit() else None
 
 
@@ -284,7 +285,7 @@ def _run_chain(
                 problems[0],
             )
         # a checkpoint must be an id X accepts back: never whatever a bad page claimed
-        newest, oldest = (_decimal(i) for i in page_id_range(page))
+        newest, oldest = (_digit_string(i) for i in page_id_range(page))
         chain_newest = newer(chain_newest, newest)
         with store.writing(engine) as conn:
             new, updated = store.store_batch(

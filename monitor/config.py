@@ -30,7 +30,7 @@ API_BASE_ENV = "HASHMON_X_API_BASE"
 DEFAULT_API_BASE = "https://api.twitter.com"
 # plain http is for a test server on this machine only: the bearer token travels in a header
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"  # monitor.sources.x reads it; named here to spot it in files
+TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"  # bearer_token reads it; named here to spot it in files
 BASELINE_METRICS = (
     "posts",
     "contributors",
@@ -94,7 +94,25 @@ class Campaign(_Section):
         """Accounts without ``@``, casefolded."""
         return tuple(dict.fromkeys(a.strip().lstrip("@").casefold() for a in self.accounts))
 
+    def _terms(self) -> list[str]:
+        """Return ``#tag`` and ``@account`` terms as written, configured marks or not."""
+        terms = [f"#{t.strip().lstrip('#')}" for t in self.hashtags]
+        return terms + [f"@{a.strip().lstrip('@')}" for a in self.accounts]
+
+    def query(self) -> str:
+        """Return the X search query: ``(#IMHAW17 OR @first1001days)``, one term bare.
+
+        Repeated terms are given once. Its length is the source's to check (X's limit).
+        """
+        terms = list(dict.fromkeys(self._terms()))
+        return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+    def display_terms(self) -> str:
+        """Return the hashtags and accounts as a reader sees them: ``#IMHAW17 @first1001days``."""
+        return " ".join(self._terms())
+
     def days(self) -> list[dt.date]:
+        """Return the campaign's local dates, ``start`` to ``end`` inclusive."""
         n = (self.end - self.start).days + 1
         return [self.start + dt.timedelta(days=i) for i in range(n)]
 
@@ -319,3 +337,18 @@ def load_settings(config_path: str | None = None, database_url: str | None = Non
             raise ConfigError(f"{API_BASE_ENV}: {problem}") from None
         settings = settings.model_copy(update={"x": x})
     return settings
+
+
+def bearer_token(token: str | None = None) -> str:
+    """Return the bearer token given, else ``$HASHMON_X_BEARER_TOKEN``.
+
+    Raises ConfigError (exit 2) naming the variable, never a value, when there is none.
+    """
+    token = token or os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(
+            f"no X bearer token: set the environment variable {TOKEN_ENV} to your app's "
+            "bearer token (never put it in the config file), or use [source] kind = "
+            '"simulated" to try hashmon without an account'
+        )
+    return token

@@ -107,11 +107,12 @@ MAX_ID_DIGITS = 64  # the width of the id columns (PostgreSQL enforces it)
 
 def _id(value: Any) -> str | None:
     """Return a decimal id without leading zeros, or None if it is not one that fits."""
-    out = _decimal(value)
+    out = _canonical_decimal(value)
     return out if out is None or len(out) <= MAX_ID_DIGITS else None
 
 
-def _decimal(value: Any) -> str | None:
+def _canonical_decimal(value: Any) -> str | None:
+    """Return a non-negative integer (str or int) as decimal digits without leading zeros."""
     if type(value) is str:  # the API's own form, so it goes first
         if value.isdigit() and value.isascii():
             return value if value[0] != "0" else (value.lstrip("0") or "0")

@@ -54,10 +54,7 @@ def report_stem(report: ReportData) -> str:
 
 def tags_text(settings: Settings) -> str:
     """Return the campaign hashtags and accounts as written: ``#IMHAW17 @first1001days``."""
-    c = settings.campaign
-    tags = [f"#{t.strip().lstrip('#')}" for t in c.hashtags]
-    accounts = [f"@{a.strip().lstrip('@')}" for a in c.accounts]
-    return " ".join(tags + accounts)
+    return settings.campaign.display_terms()
 
 
 def report_title(report: ReportData) -> str:

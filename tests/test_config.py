@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Baseline, load_settings
+from monitor.config import Baseline, Campaign, load_settings
 from monitor.errors import ConfigError
 
 REPO = Path(__file__).parent.parent
@@ -71,6 +71,30 @@ def test_a_file_sets_the_campaign(tmp_path: Path) -> None:
         dt.date(2023, 5, 21),
         "America/New_York",
     )
+
+
+def test_the_campaign_gives_its_query_display_terms_and_days() -> None:
+    # marks optional and surrounding space ignored, as users write terms in a config
+    c = Campaign(
+        hashtags=("IMHAW17", " #BeginBeforeBirth", "#IMHAW17"),
+        accounts=("@first1001days",),
+        start=dt.date(2017, 6, 30),
+        end=dt.date(2017, 7, 2),
+    )
+    assert c.query() == "(#IMHAW17 OR #BeginBeforeBirth OR @first1001days)"
+    shown = Campaign(hashtags=("IMHAW17", " #BeginBeforeBirth"), accounts=("first1001days",))
+    assert shown.display_terms() == "#IMHAW17 #BeginBeforeBirth @first1001days"
+    assert c.days() == [dt.date(2017, 6, 30), dt.date(2017, 7, 1), dt.date(2017, 7, 2)]
+    one = Campaign(hashtags=(), accounts=("first1001days",), start=dt.date(2017, 6, 12))
+    assert one.query() == "@first1001days"
+    assert one.display_terms() == "@first1001days"
+    assert one.days() == [
+        dt.date(2017, 6, 12),
+        dt.date(2017, 6, 13),
+        dt.date(2017, 6, 14),
+        dt.date(2017, 6, 15),
+        dt.date(2017, 6, 16),
+    ]
 
 
 def test_a_file_without_a_baseline_table_compares_against_nothing(tmp_path: Path) -> None:

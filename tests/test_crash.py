@@ -32,9 +32,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from bench.twarc import write_twarc_jsonl
 from monitor import store
 from monitor.config import API_BASE_ENV, Settings
-from monitor.sources.simulated import simulate_campaign, write_twarc_jsonl
+from monitor.sources.simulated import simulate_campaign
 from monitor.sources.x import TOKEN_ENV
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer, simulated_pages

@@ -346,3 +346,12 @@ def test_status_shows_runs_next_times_the_months_reads_and_cost_checkpoint_and_g
     text = "\n".join(format_status(obj))
     assert "interrupted pass" in text and "gap (run 2)" in text and "cost 1.75" in text
     assert json.loads(json.dumps(obj)) == obj
+
+
+def test_status_and_the_scheduler_load_without_tweepy() -> None:
+    # `hashmon status` must answer fast: only an X pass needs the X client library
+    script = "import sys, jobs.status, jobs.schedule; print('tweepy' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from bench.twarc import write_twarc_jsonl
 from monitor import archive, store
 from monitor.collect import collect_pass
 from monitor.config import Campaign, Settings
@@ -31,7 +32,6 @@ from monitor.sources.simulated import (
     SimulatedCampaign,
     SimulatedSource,
     simulate_campaign,
-    write_twarc_jsonl,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

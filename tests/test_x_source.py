@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 import requests
@@ -174,6 +175,36 @@ def test_backoff_is_bounded_and_retries_end_in_one_clear_error(fake: FakeX) -> N
     assert src.requests == 9
     assert sleeps == [1, 2, 4, 8, 10, 10, 10, 10]
     assert "9 times in a row" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_each_retry_is_logged_and_the_last_failure_is_named(fake: FakeX, caplog) -> None:
+    for call in range(1, 5):
+        fake.fail(call, requests.exceptions.ReadTimeout("read timed out"))
+    sleeps = Sleeps()
+    src = source(sleeps, max_retries=2)
+    with (
+        caplog.at_level(logging.WARNING, logger="monitor.sources.x"),
+        pytest.raises(SourceError) as err,
+    ):
+        list(src.search())
+    assert [r.getMessage() for r in caplog.records] == [
+        "X API: no response within [x] request_timeout_seconds; retry 1 of 2 in 1 s",
+        "X API: no response within [x] request_timeout_seconds; retry 2 of 2 in 2 s",
+    ]
+    assert str(err.value) == (
+        "X API failed 3 times in a row, last: no response within [x] "
+        "request_timeout_seconds; the next pass resumes where this one stopped"
+    )
+    assert src.requests == 3 and sleeps == [1.0, 2.0]
+
+
+def test_no_retries_configured_means_one_request(fake: FakeX) -> None:
+    fake.fail(1, 503)
+    sleeps = Sleeps()
+    src = source(sleeps, max_retries=0)
+    with pytest.raises(SourceError, match="failed 1 times in a row"):
+        list(src.search())
+    assert src.requests == 1 and sleeps == []
 
 
 def test_a_rate_limit_waits_until_x_rate_limit_reset(fake: FakeX) -> None:

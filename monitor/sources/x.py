@@ -15,16 +15,17 @@ redacts tweepy's DEBUG header dumps) nor stored.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import requests
+import tenacity
 import tweepy
 
-from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings
+from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
 from monitor.errors import ConfigError, PassStopped, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.times import local_midnight
@@ -58,31 +59,13 @@ BACKOFF_FIRST = 1.0  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 60.0
 
 
-def bearer_token(token: str | None = None) -> str:
-    """Return the bearer token given, else ``$HASHMON_X_BEARER_TOKEN``.
-
-    Raises ConfigError (exit 2) naming the variable, never a value, when there is none.
-    """
-    token = token or os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(
-            f"no X bearer token: set the environment variable {TOKEN_ENV} to your app's "
-            "bearer token (never put it in the config file), or use [source] kind = "
-            '"simulated" to try hashmon without an account'
-        )
-    return token
-
-
 def build_query(campaign: Campaign) -> str:
     """Return the one search query for the campaign: ``(#tag OR @account ...)``.
 
     Terms may be configured with or without ``#``/``@``. Raises ConfigError when the
     query is longer than X accepts.
     """
-    terms = [f"#{t.strip().lstrip('#')}" for t in campaign.hashtags]
-    terms += [f"@{a.strip().lstrip('@')}" for a in campaign.accounts]
-    terms = list(dict.fromkeys(terms))
-    query = terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+    query = campaign.query()
     if len(query) > QUERY_LIMIT:
         raise ConfigError(
             f"the search query built from [campaign] hashtags and accounts is {len(query)} "
@@ -272,63 +255,106 @@ class XSource(Source):
         return wait
 
     def _request(self, call: Callable[..., Any], **params: Any) -> Page:
-        """Return one response body, retrying what a retry can fix (see the module doc)."""
+        """Return one response body, retrying what a retry can fix (see the module doc).
+
+        tenacity runs the attempts: each failure a retry can fix is a ``_Retry`` that says
+        why and how long to wait (its own backoff, or the rate limit's reset), waited with
+        ``self.sleep``; every other failure ends the request at once.
+        """
         retries = self.settings.x.max_retries
-        attempt = 0
-        while True:
-            self.requests += 1
-            try:
-                page = call(**params)
-                problem = _malformed(page, search="query" in params)
-                if problem is None:
-                    return page
-                reason, wait = problem, self._backoff(attempt)
-            except tweepy.TooManyRequests as exc:
-                if _usage_capped(exc):
-                    raise SourceError(
-                        f"X says this app's monthly usage cap is reached ({_detail(exc)}); "
-                        "collection stops until the cap resets: check the developer portal, "
-                        "and set [x] monthly_post_cap to your plan's cap"
-                    ) from exc
-                reason, wait = "rate limited (429)", self._rate_limit_wait(exc, attempt)
-            except tweepy.TwitterServerError as exc:
-                reason, wait = f"server error ({_detail(exc)})", self._backoff(attempt)
-            except tweepy.Unauthorized as exc:
+        failures = itertools.count()  # failures so far: the exponent of the backoff
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            failed = state.outcome.exception() if state.outcome else None
+            assert isinstance(failed, _Retry)
+            log.warning(
+                "X API: %s; retry %d of %d in %.0f s",
+                failed.reason,
+                state.attempt_number,
+                retries,
+                failed.wait,
+            )
+
+        def give_up(state: tenacity.RetryCallState) -> Page:
+            failed = state.outcome.exception() if state.outcome else None
+            assert isinstance(failed, _Retry)
+            raise SourceError(
+                f"X API failed {state.attempt_number} times in a row, last: {failed.reason}; "
+                "the next pass resumes where this one stopped"
+            )
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retry),
+            stop=tenacity.stop_after_attempt(retries + 1),
+            wait=_planned_wait,
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+        )
+        return retrying(lambda: self._attempt(call, params, next(failures)))
+
+    def _attempt(self, call: Callable[..., Any], params: dict[str, Any], attempt: int) -> Page:
+        """Return one response body; raise _Retry for what a retry can fix, else an error."""
+        self.requests += 1
+        try:
+            page = call(**params)
+        except tweepy.TooManyRequests as exc:
+            if _usage_capped(exc):
                 raise SourceError(
-                    f"X refused the bearer token ({_detail(exc)}): check that {TOKEN_ENV} "
-                    "holds your app's current bearer token"
+                    f"X says this app's monthly usage cap is reached ({_detail(exc)}); "
+                    "collection stops until the cap resets: check the developer portal, "
+                    "and set [x] monthly_post_cap to your plan's cap"
                 ) from exc
-            except tweepy.Forbidden as exc:
-                raise SourceError(
-                    f"X refused access ({_detail(exc)}): your app's access level does not "
-                    "include this endpoint (recent search needs Basic or above, full-archive "
-                    "search Pro or Enterprise), or the app is not attached to a project"
-                ) from exc
-            except tweepy.BadRequest as exc:
-                if "since_id" in params and _param_in_error(exc, "since_id"):
-                    raise SinceIdTooOld(_detail(exc)) from exc
-                if "until_id" in params and _param_in_error(exc, "until_id"):
-                    raise _OutOfReach(_detail(exc)) from exc
-                raise SourceError(
-                    f"X rejected the request ({_detail(exc)}); check [campaign] hashtags and "
-                    "accounts"
-                ) from exc
-            except tweepy.HTTPException as exc:
-                raise SourceError(f"X API error ({_detail(exc)})") from exc
-            except requests.RequestException as exc:
-                # timeouts, refused or dropped connections, and 200s whose body is not JSON
-                reason, wait = _describe_transport(exc), self._backoff(attempt)
-            except RecursionError:
-                # the json module gives up on a body nested thousands deep: garbage, not data
-                reason, wait = "a response body nested too deeply to read", self._backoff(attempt)
-            attempt += 1
-            if attempt > retries:
-                raise SourceError(
-                    f"X API failed {attempt} times in a row, last: {reason}; the next pass "
-                    "resumes where this one stopped"
-                )
-            log.warning("X API: %s; retry %d of %d in %.0f s", reason, attempt, retries, wait)
-            self.sleep(wait)
+            raise _Retry("rate limited (429)", self._rate_limit_wait(exc, attempt)) from exc
+        except tweepy.TwitterServerError as exc:
+            raise _Retry(f"server error ({_detail(exc)})", self._backoff(attempt)) from exc
+        except tweepy.Unauthorized as exc:
+            raise SourceError(
+                f"X refused the bearer token ({_detail(exc)}): check that {TOKEN_ENV} "
+                "holds your app's current bearer token"
+            ) from exc
+        except tweepy.Forbidden as exc:
+            raise SourceError(
+                f"X refused access ({_detail(exc)}): your app's access level does not "
+                "include this endpoint (recent search needs Basic or above, full-archive "
+                "search Pro or Enterprise), or the app is not attached to a project"
+            ) from exc
+        except tweepy.BadRequest as exc:
+            if "since_id" in params and _param_in_error(exc, "since_id"):
+                raise SinceIdTooOld(_detail(exc)) from exc
+            if "until_id" in params and _param_in_error(exc, "until_id"):
+                raise _OutOfReach(_detail(exc)) from exc
+            raise SourceError(
+                f"X rejected the request ({_detail(exc)}); check [campaign] hashtags and accounts"
+            ) from exc
+        except tweepy.HTTPException as exc:
+            raise SourceError(f"X API error ({_detail(exc)})") from exc
+        except requests.RequestException as exc:
+            # timeouts, refused or dropped connections, and 200s whose body is not JSON
+            raise _Retry(_describe_transport(exc), self._backoff(attempt)) from exc
+        except RecursionError as exc:
+            # the json module gives up on a body nested thousands deep: garbage, not data
+            reason = "a response body nested too deeply to read"
+            raise _Retry(reason, self._backoff(attempt)) from exc
+        problem = _malformed(page, search="query" in params)
+        if problem is not None:
+            raise _Retry(problem, self._backoff(attempt))
+        return page
+
+
+class _Retry(Exception):
+    """A failure a retry can fix: what went wrong, and the seconds to wait before trying again."""
+
+    def __init__(self, reason: str, wait: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+def _planned_wait(state: tenacity.RetryCallState) -> float:
+    """Return the wait the failed attempt planned (tenacity's ``wait``)."""
+    failed = state.outcome.exception() if state.outcome else None
+    return failed.wait if isinstance(failed, _Retry) else 0.0
 
 
 def _malformed(page: Any, *, search: bool) -> str | None:
