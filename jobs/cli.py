@@ -145,7 +145,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
 
     Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
     """
-    from reports.metrics import stats_object
+    from reports.stats import stats_object
 
     try:
         with store.snapshot(app.engine) as conn:
@@ -155,7 +155,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     if as_json:
         click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
     else:
-        from jobs.tables import stats_table  # rich: only for the terminal table
+        from jobs.terminal import stats_table  # rich: only for the terminal table
 
         stats_table(obj)
 

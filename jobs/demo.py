@@ -19,7 +19,7 @@ from monitor import store
 from monitor.config import Database, Reports, Settings
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
-from reports.build import daily_report, summary_report, write_index, write_reports
+from reports.build import daily_report_data, summary_report_data, write_index, write_reports
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -99,10 +99,10 @@ def run_demo(
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
         reports = [
-            daily_report(engine, settings, day, simulated=True, now=end)
+            daily_report_data(engine, settings, day, simulated=True, now=end)
             for day in settings.campaign.days()
         ]
-        reports.append(summary_report(engine, settings, simulated=True, now=end))
+        reports.append(summary_report_data(engine, settings, simulated=True, now=end))
         result.reports += write_reports(reports, out)
         result.index = write_index(out)
         with engine.connect() as conn:

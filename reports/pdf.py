@@ -19,8 +19,8 @@ from matplotlib.patches import Rectangle
 
 from monitor.times import local_stamp
 from reports.charts import INK, STYLE, WIDTH, Chart, count, drawable, plain, plural
-from reports.figures import ReportData
-from reports.render import (
+from reports.files import write_file
+from reports.format import (
     SIMULATED_BANNER,
     day_position,
     long_day,
@@ -30,8 +30,8 @@ from reports.render import (
     report_title,
     short_day,
     tags_text,
-    write_file,
 )
+from reports.report_data import ReportData
 
 A4 = (8.27, 11.69)
 

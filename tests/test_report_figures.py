@@ -19,20 +19,19 @@ from monitor import store
 from monitor.config import Baseline, Campaign, Reports, Settings
 from monitor.store import snapshot_pair
 from reports.build import write_daily_report, write_summary_report
-from reports.figures import (
-    baseline_pace,
+from reports.coverage import collection_coverage
+from reports.pace import baseline_pace
+from reports.rankings import (
     campaign_vs_others,
-    collection_coverage,
-    daily_data,
     hourly_activity,
     hours_of_day,
     post_link,
-    summary_data,
     top_contributors,
     top_hashtags,
     top_posts,
 )
-from reports.metrics import period_figures, period_stats, stats_object
+from reports.report_data import daily_data, summary_data
+from reports.stats import period_figures, period_stats, stats_object
 from tests import reportdata as rd
 
 NOW = dt.datetime(2017, 6, 17, 9, 0, tzinfo=dt.UTC)

@@ -39,6 +39,13 @@ PERIOD_KEYS = (
     "posts_without_followers",
 )
 ENGAGEMENT_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
+METRIC_NAMES = {
+    "posts": "posts",
+    "contributors": "contributors",
+    "potential_impressions": "potential impressions",
+    "potential_reach": "potential reach",
+    "engagements": "engagements",
+}
 MAX_BRANCHES = 400  # SELECTs a UNION ALL statement; SQLite's limit is 500
 
 

@@ -1,18 +1,16 @@
-"""The data of a report: stats_object plus what the pages show beside it.
+"""The report's rankings and breakdowns: top posts, top contributors, top hashtags, the
+hour of day, post kinds, and the campaign's own accounts against everyone else.
 
-Everything here builds on ``reports.metrics``: the same offset segments decide local
-days and hours, so a report never disagrees with ``hashmon stats``. Aggregates run in
-SQL; only small lists of dicts (top N rows, 24 hours, a few days) reach Python.
+They build on ``reports.stats``: the same offset segments decide local days and hours,
+so a report never disagrees with ``hashmon stats``. Aggregates run in SQL; only small
+lists of dicts (top N rows, 24 hours) reach Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -22,73 +20,26 @@ from monitor.config import Settings
 from monitor.times import (
     HOUR_US,
     dates,
-    day_bounds_us,
-    epoch_us,
     from_epoch_us,
     local_stamp,
     utc_text,
 )
-from reports.metrics import (
+from reports.stats import (
     ENGAGEMENT_COUNTS,
     MAX_BRANCHES,
     offset_segments,
     period_figures,
-    period_stats,
-    stats_object,
     unit_ranges,
     window_sql,
 )
 
 KINDS = ("original", "retweet", "reply", "quote")
+
 KIND_KEYS = {"original": "originals", "retweet": "retweets", "reply": "replies", "quote": "quotes"}
-# additive metrics: the window's value is the sum of its days; the others count authors once
-ADDITIVE_METRICS = ("posts", "potential_impressions", "engagements")
-METRIC_NAMES = {
-    "posts": "posts",
-    "contributors": "contributors",
-    "potential_impressions": "potential impressions",
-    "potential_reach": "potential reach",
-    "engagements": "engagements",
-}
+
 _STREAM_ROWS = 5000  # rows per fetch of the hashtag stream: bounded memory on any size
+
 _ENGAGEMENTS_SQL = " + ".join(f"COALESCE(p.{c}, 0)" for c in ENGAGEMENT_COUNTS)
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything one report shows, computed once and rendered into every format."""
-
-    kind: str  # "daily" | "summary"
-    settings: Settings
-    day: dt.date | None  # the daily report's day; None for the summary
-    days: list[dt.date]  # the local dates ``figures`` covers
-    figures: dict[str, Any]  # stats_object for ``days`` (METRICS.md)
-    to_date: dict[str, Any] | None  # stats_object, campaign start .. the day (daily only)
-    pace: dict[str, Any]
-    hours: list[dict[str, Any]]
-    top_posts: list[dict[str, Any]]
-    top_contributors: list[dict[str, Any]]
-    top_hashtags: list[dict[str, Any]]
-    kinds: list[dict[str, Any]]
-    campaign_vs_others: list[dict[str, Any]]
-    coverage: dict[str, Any]
-    generated_at: dt.datetime
-    simulated: bool
-
-    @property
-    def totals(self) -> dict[str, Any]:
-        """Return the totals of the period the report covers."""
-        return self.figures["totals"]
-
-    @property
-    def window_days(self) -> list[dict[str, Any]]:
-        """Return the per-day figures of the campaign days reported so far."""
-        if self.kind == "summary":
-            return self.figures["days"]
-        return self.to_date["days"] if self.to_date is not None else []
-
-
-# --- time -------------------------------------------------------------------------------
 
 
 def post_link(platform: str, post_id: str, username: str | None) -> str | None:
@@ -102,9 +53,6 @@ def post_link(platform: str, post_id: str, username: str | None) -> str | None:
     if username:
         return f"https://x.com/{quote(username, safe='')}/status/{quote(post_id, safe='')}"
     return f"https://x.com/i/web/status/{quote(post_id, safe='')}"
-
-
-# --- queries ----------------------------------------------------------------------------
 
 
 def hourly_activity(
@@ -406,290 +354,3 @@ def campaign_vs_others(
         {"group": "campaign", "label": label or "(no accounts configured)", **own},
         {"group": "others", "label": "everyone else", **others},
     ]
-
-
-def baseline_pace(
-    conn: Connection,
-    settings: Settings,
-    window_days: Sequence[dict[str, Any]],
-    window_totals: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Return the cumulative baseline metric for each campaign day reported so far.
-
-    ``window_days`` are stats_object days from ``campaign.start`` on, in order. Posts,
-    potential impressions and engagements add up day by day; contributors and potential
-    reach count each author once, so their value on day k is taken over days 1..k as one
-    period (METRICS.md never sums reach across days). ``window_totals``, the figures over
-    all of ``window_days``, saves recomputing the last of those periods. Each day carries
-    its share of the baseline and what each remaining campaign day would need to pass it.
-    """
-    b = settings.baseline
-    metric = b.metric if b is not None else "potential_impressions"
-    campaign_days = settings.campaign.days()
-    dates = [dt.date.fromisoformat(d["date"]) for d in window_days]
-    cumulative: list[int] = []
-    running = 0
-    for k, day in enumerate(window_days):
-        if metric in ADDITIVE_METRICS:
-            running += day[metric]
-            cumulative.append(running)
-        elif k == len(window_days) - 1 and window_totals is not None:
-            cumulative.append(window_totals[metric])
-        else:
-            _, totals = period_figures(conn, settings, dates[: k + 1])
-            cumulative.append(totals[metric])
-    rows = []
-    for day, value in zip(dates, cumulative, strict=True):
-        days_left = sum(1 for d in campaign_days if d > day)
-        row: dict[str, Any] = {
-            "date": day.isoformat(),
-            "cumulative": value,
-            "progress": None,
-            "days_left": days_left,
-            "needed_per_day": None,
-        }
-        if b is not None:
-            remaining = max(0.0, b.value - value)
-            row["progress"] = value / b.value
-            if days_left:
-                row["needed_per_day"] = remaining / days_left
-        rows.append(row)
-    last = rows[-1] if rows else None
-    passed_on = next(
-        (r["date"] for r in rows if b is not None and r["cumulative"] >= b.value), None
-    )
-    return {
-        "metric": metric,
-        "label": b.label if b is not None else None,
-        "baseline": b.value if b is not None else None,
-        "days": rows,
-        "cumulative": last["cumulative"] if last else 0,
-        "progress": last["progress"] if last else (0.0 if b is not None else None),
-        "passed": bool(b is not None and last is not None and last["cumulative"] >= b.value),
-        "passed_on": passed_on,
-        "days_left": last["days_left"] if last else len(campaign_days),
-        "needed_per_day": last["needed_per_day"] if last else None,
-    }
-
-
-def collection_coverage(
-    conn: Connection,
-    settings: Settings,
-    first: dt.date,
-    last: dt.date,
-    totals: dict[str, Any],
-    now: dt.datetime,
-) -> dict[str, Any]:
-    """Return how complete the period's data is: runs, failures, gaps, idle hours, counts.
-
-    Runs count when they started within the period. Gaps are those that collect passes
-    recorded (``gap_from``/``gap_to``) and that overlap the period. Hours with no
-    collect pass are counted over the period up to ``now``, and only when at least one
-    collect pass ran in it (an imported archive has no passes to miss).
-    """
-    lo_us, hi_us = day_bounds_us(first, last, settings.campaign.tz)
-    lo, hi = utc_text(from_epoch_us(lo_us)), utc_text(from_epoch_us(hi_us))
-    bounds = {"lo": lo, "hi": hi}
-    kinds: dict[str, int] = {}
-    failed = 0
-    for kind, status, n in conn.execute(
-        text(
-            "SELECT kind, status, COUNT(*) FROM collection_runs "
-            "WHERE started_at >= :lo AND started_at < :hi GROUP BY kind, status"
-        ),
-        bounds,
-    ):
-        kinds[kind] = kinds.get(kind, 0) + int(n)
-        if status == "failed":
-            failed += int(n)
-    gaps = []
-    for run_id, started_at, gap_from, gap_to in conn.execute(
-        text(
-            "SELECT id, started_at, gap_from, gap_to FROM collection_runs "
-            "WHERE gap_from IS NOT NULL OR gap_to IS NOT NULL ORDER BY started_at, id"
-        )
-    ):
-        # an open end is unknown: bound it by the run that found the gap
-        start, end = gap_from or started_at, gap_to or started_at
-        if start < hi and end >= lo:
-            gaps.append({"run_id": int(run_id), "gap_from": gap_from, "gap_to": gap_to})
-    hours_checked = hours_missing = 0
-    missing: list[str] = []
-    if kinds.get("collect"):
-        # UTC text sorts as it reads, so its first 13 characters name the hour
-        active = {
-            h
-            for (h,) in conn.execute(
-                text(
-                    "SELECT DISTINCT SUBSTR(started_at, 1, 13) FROM collection_runs "
-                    "WHERE kind = 'collect' AND started_at >= :lo AND started_at < :hi"
-                ),
-                bounds,
-            )
-        }
-        stop = min(hi_us, epoch_us(now))
-        hour = lo_us - lo_us % HOUR_US
-        while hour + HOUR_US <= stop:
-            hours_checked += 1
-            label = utc_text(from_epoch_us(hour))[:13]
-            if label not in active:
-                hours_missing += 1
-                missing.append(label + ":00Z")
-            hour += HOUR_US
-    return {
-        "posts": totals["posts"],
-        "stored_posts": None,
-        "posts_without_followers": totals["posts_without_followers"],
-        "impressions_coverage": totals["impressions_coverage"],
-        "runs": sum(kinds.values()),
-        "runs_by_kind": dict(sorted(kinds.items())),
-        "runs_failed": failed,
-        "gaps": gaps,
-        "hours_checked": hours_checked,
-        "hours_without_collect_run": hours_missing,
-        "hours_without_collect_run_list": missing[:48],
-    }
-
-
-# --- whole reports ----------------------------------------------------------------------
-
-
-def _read_snapshot(conn: Connection) -> Connection:
-    # one report, one snapshot: on PostgreSQL every query must see the same committed data
-    if conn.dialect.name == "postgresql" and not conn.in_transaction():
-        return conn.execution_options(isolation_level="REPEATABLE READ")
-    return conn
-
-
-def _ranked(conn: Connection, settings: Settings, first: dt.date, last: dt.date) -> dict[str, Any]:
-    """The report's rankings: the half of its queries that needs no figures first."""
-    n = settings.reports.top_n
-    return {
-        "top_posts": top_posts(conn, settings, first, last, n),
-        "top_contributors": top_contributors(conn, settings, first, last, n),
-        "top_hashtags": top_hashtags(conn, settings, first, last, n),
-    }
-
-
-@contextmanager
-def _meanwhile(
-    side: Connection | None, settings: Settings, first: dt.date, last: dt.date
-) -> Iterator[Callable[[Connection], dict[str, Any]]]:
-    """Run ``_ranked`` on ``side`` in a thread while the block computes the figures, and
-    yield a function returning its result; with no ``side`` that function runs it then.
-
-    ``side`` must read the same snapshot as the block's connection (``snapshot_pair``):
-    the two halves run on two cores, since SQLite works without the GIL.
-    """
-    if side is None:
-        yield lambda conn: _ranked(conn, settings, first, last)
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="hashmon-report") as pool:
-        future = pool.submit(_ranked, side, settings, first, last)
-        try:
-            yield lambda _conn: future.result()
-        finally:
-            future.cancel()
-            wait([future])  # its connection must not outlive this block
-
-
-def _parts(
-    conn: Connection,
-    settings: Settings,
-    first: dt.date,
-    last: dt.date,
-    figures: dict[str, Any],
-    hours: dict[int, dict[str, int]] | None,
-    now: dt.datetime,
-    ranked: dict[str, Any],
-) -> dict[str, Any]:
-    totals = figures["totals"]
-    coverage = collection_coverage(conn, settings, first, last, totals, now)
-    coverage["stored_posts"] = figures["stored"]["posts"]
-    return {
-        "hours": hourly_activity(conn, settings, first, last)
-        if hours is None
-        else hours_of_day(hours),
-        **ranked,
-        "kinds": kind_shares(totals),
-        "campaign_vs_others": campaign_vs_others(conn, settings, first, last, totals),
-        "coverage": coverage,
-    }
-
-
-def daily_data(
-    conn: Connection,
-    settings: Settings,
-    day: dt.date,
-    *,
-    simulated: bool = False,
-    now: dt.datetime | None = None,
-    side: Connection | None = None,
-) -> ReportData:
-    """Return the data of the daily report for local date ``day``.
-
-    ``figures`` is stats_object for that one day; ``to_date`` is stats_object from the
-    campaign's first day through ``day`` (the whole window once the week is over; None
-    before it starts), from which the pace against the baseline is drawn. ``side``, a
-    second connection in the same snapshot, runs the rankings at the same time.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    conn = _read_snapshot(conn)
-    with _meanwhile(side, settings, day, day) as ranked:
-        figures, hours = period_stats(conn, settings, day, day)
-        c = settings.campaign
-        to_date = None
-        if day >= c.start:
-            to_date = stats_object(conn, settings, c.start, min(day, c.end))
-        pace = baseline_pace(
-            conn,
-            settings,
-            to_date["days"] if to_date else [],
-            to_date["totals"] if to_date else None,
-        )
-        parts = _parts(conn, settings, day, day, figures, hours, now, ranked(conn))
-    return ReportData(
-        kind="daily",
-        settings=settings,
-        day=day,
-        days=[day],
-        figures=figures,
-        to_date=to_date,
-        pace=pace,
-        generated_at=now,
-        simulated=simulated,
-        **parts,
-    )
-
-
-def summary_data(
-    conn: Connection,
-    settings: Settings,
-    *,
-    simulated: bool = False,
-    now: dt.datetime | None = None,
-    side: Connection | None = None,
-) -> ReportData:
-    """Return the data of the end-of-week summary: the campaign window against the baseline.
-
-    ``side``, a second connection in the same snapshot, runs the rankings at the same time.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    conn = _read_snapshot(conn)
-    days = settings.campaign.days()
-    with _meanwhile(side, settings, days[0], days[-1]) as ranked:
-        figures, hours = period_stats(conn, settings)
-        pace = baseline_pace(conn, settings, figures["days"], figures["totals"])
-        parts = _parts(conn, settings, days[0], days[-1], figures, hours, now, ranked(conn))
-    return ReportData(
-        kind="summary",
-        settings=settings,
-        day=None,
-        days=days,
-        figures=figures,
-        to_date=None,
-        pace=pace,
-        generated_at=now,
-        simulated=simulated,
-        **parts,
-    )
