@@ -6,30 +6,24 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
-
 from monitor.config import Settings
-from reports.stats import (
-    period_figures,
-)
 
 # additive metrics: the window's value is the sum of its days; the others count authors once
 ADDITIVE_METRICS = ("posts", "potential_impressions", "engagements")
 
 
 def baseline_pace(
-    conn: Connection,
     settings: Settings,
     window_days: Sequence[dict[str, Any]],
-    window_totals: dict[str, Any] | None = None,
+    running: Sequence[dict[str, int]],
 ) -> dict[str, Any]:
     """Return the cumulative baseline metric for each campaign day reported so far.
 
     ``window_days`` are stats_object days from ``campaign.start`` on, in order. Posts,
     potential impressions and engagements add up day by day; contributors and potential
     reach count each author once, so their value on day k is taken over days 1..k as one
-    period (METRICS.md never sums reach across days). ``window_totals``, the figures over
-    all of ``window_days``, saves recomputing the last of those periods. Each day carries
+    period (METRICS.md never sums reach across days): ``running`` holds those values, one
+    per day (``PeriodStats.running``, from the same read as the figures). Each day carries
     its share of the baseline and what each remaining campaign day would need to pass it.
     """
     b = settings.baseline
@@ -37,16 +31,13 @@ def baseline_pace(
     campaign_days = settings.campaign.days()
     dates = [dt.date.fromisoformat(d["date"]) for d in window_days]
     cumulative: list[int] = []
-    running = 0
+    total = 0
     for k, day in enumerate(window_days):
         if metric in ADDITIVE_METRICS:
-            running += day[metric]
-            cumulative.append(running)
-        elif k == len(window_days) - 1 and window_totals is not None:
-            cumulative.append(window_totals[metric])
+            total += day[metric]
+            cumulative.append(total)
         else:
-            _, totals = period_figures(conn, settings, dates[: k + 1])
-            cumulative.append(totals[metric])
+            cumulative.append(running[k][metric])
     rows = []
     for day, value in zip(dates, cumulative, strict=True):
         days_left = sum(1 for d in campaign_days if d > day)

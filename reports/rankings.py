@@ -18,7 +18,6 @@ from sqlalchemy import Connection, text
 
 from monitor.config import Settings
 from monitor.times import (
-    HOUR_US,
     dates,
     from_epoch_us,
     local_stamp,
@@ -26,10 +25,7 @@ from monitor.times import (
 )
 from reports.stats import (
     ENGAGEMENT_COUNTS,
-    MAX_BRANCHES,
-    offset_segments,
     period_figures,
-    unit_ranges,
     window_sql,
 )
 
@@ -55,68 +51,18 @@ def post_link(platform: str, post_id: str, username: str | None) -> str | None:
     return f"https://x.com/i/web/status/{quote(post_id, safe='')}"
 
 
-def hourly_activity(
-    conn: Connection, settings: Settings, first: dt.date, last: dt.date
-) -> list[dict[str, Any]]:
+def hours_of_day(hours: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
     """Return 24 rows, local hour 0..23 of campaign time: posts, and posts of each kind.
 
-    The hour comes from the same offset segments as the local day, so summer time
-    changes move posts into the right hour. Each local hour of the period is a range of
-    the ``created_at_us`` index, counted without sorting anything.
+    Summed from ``period_stats``' figures of each local hour, which come from the same
+    offset segments as the local day, so summer time changes move posts into the right
+    hour, and the hour table needs no read of its own.
     """
-    ranges = unit_ranges(offset_segments(first, last, settings.campaign.tz), HOUR_US)
-    rows = [{"hour": h, "posts": 0, **{KIND_KEYS[k]: 0 for k in KINDS}} for h in range(24)]
-    if len(ranges) > MAX_BRANCHES:
-        return _hourly_grouped(conn, settings, first, last, rows)
-    kinds = ", ".join(
-        f"SUM(CASE WHEN p.kind = '{k}' THEN 1 ELSE 0 END) AS {KIND_KEYS[k]}" for k in KINDS
-    )
-    params: dict[str, int] = {}
-    branches = []
-    for i, (key, lo, hi) in enumerate(ranges):
-        params |= {f"k{i}": key, f"lo{i}": lo, f"hi{i}": hi}
-        branches.append(
-            f"SELECT CAST(:k{i} AS BIGINT) AS k, COUNT(*) AS posts, {kinds} FROM posts p "
-            f"WHERE p.created_at_us >= :lo{i} AND p.created_at_us < :hi{i}"
-        )
-    if branches:
-        for found in conn.execute(text(" UNION ALL ".join(branches)), params).mappings():
-            row = rows[int(found["k"]) % 24]
-            for key in ("posts", *KIND_KEYS.values()):
-                row[key] += int(found[key] or 0)
-    return rows
-
-
-def hours_of_day(hours: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
-    """Return hourly_activity's 24 rows from ``period_stats``' figures of each local hour."""
     rows = [{"hour": h, "posts": 0, **{KIND_KEYS[k]: 0 for k in KINDS}} for h in range(24)]
     for hour, sums in hours.items():
         row = rows[hour % 24]
         for key in ("posts", *KIND_KEYS.values()):
             row[key] += sums[key]
-    return rows
-
-
-def _hourly_grouped(
-    conn: Connection,
-    settings: Settings,
-    first: dt.date,
-    last: dt.date,
-    rows: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
-    """hourly_activity for a period too long for one statement of hour ranges."""
-    cte, join, params = window_sql(settings, first, last)
-    sql = f"""
-        WITH s AS ({cte})
-        SELECT ((p.created_at_us + s.off) / {HOUR_US}) % 24 AS hour, p.kind, COUNT(*) AS n
-        {join}
-        GROUP BY 1, 2
-    """
-    for hour, kind, n in conn.execute(text(sql), params):
-        row = rows[int(hour)]
-        row["posts"] += int(n)
-        if kind in KIND_KEYS:
-            row[KIND_KEYS[kind]] += int(n)
     return rows
 
 

@@ -21,7 +21,6 @@ from reports.coverage import collection_coverage
 from reports.pace import baseline_pace
 from reports.rankings import (
     campaign_vs_others,
-    hourly_activity,
     hours_of_day,
     kind_shares,
     top_contributors,
@@ -29,8 +28,8 @@ from reports.rankings import (
     top_posts,
 )
 from reports.stats import (
+    day_stats,
     period_stats,
-    stats_object,
 )
 
 
@@ -113,7 +112,7 @@ def _parts(
     first: dt.date,
     last: dt.date,
     figures: dict[str, Any],
-    hours: dict[int, dict[str, int]] | None,
+    hours: dict[int, dict[str, int]],
     now: dt.datetime,
     ranked: dict[str, Any],
 ) -> dict[str, Any]:
@@ -121,9 +120,7 @@ def _parts(
     coverage = collection_coverage(conn, settings, first, last, totals, now)
     coverage["stored_posts"] = figures["stored"]["posts"]
     return {
-        "hours": hourly_activity(conn, settings, first, last)
-        if hours is None
-        else hours_of_day(hours),
+        "hours": hours_of_day(hours),
         **ranked,
         "kinds": kind_shares(totals),
         "campaign_vs_others": campaign_vs_others(conn, settings, first, last, totals),
@@ -150,16 +147,22 @@ def daily_data(
     now = now or dt.datetime.now(dt.UTC)
     conn = _read_snapshot(conn)
     with _meanwhile(side, settings, day, day) as ranked:
-        figures, hours = period_stats(conn, settings, day, day)
         c = settings.campaign
         to_date = None
-        if day >= c.start:
-            to_date = stats_object(conn, settings, c.start, min(day, c.end))
+        if c.start <= day <= c.end:
+            # the day is one of the days to date: one read gives both
+            window = period_stats(conn, settings, c.start, day)
+            one_day = day_stats(settings, window, day)
+        else:
+            one_day = period_stats(conn, settings, day, day)
+            window = period_stats(conn, settings, c.start, c.end) if day > c.end else None
+        figures, hours = one_day.figures, one_day.hours
+        if window is not None:
+            to_date = window.figures
         pace = baseline_pace(
-            conn,
             settings,
             to_date["days"] if to_date else [],
-            to_date["totals"] if to_date else None,
+            window.running if window is not None else [],
         )
         parts = _parts(conn, settings, day, day, figures, hours, now, ranked(conn))
     return ReportData(
@@ -192,8 +195,9 @@ def summary_data(
     conn = _read_snapshot(conn)
     days = settings.campaign.days()
     with _meanwhile(side, settings, days[0], days[-1]) as ranked:
-        figures, hours = period_stats(conn, settings)
-        pace = baseline_pace(conn, settings, figures["days"], figures["totals"])
+        window = period_stats(conn, settings)
+        figures, hours = window.figures, window.hours
+        pace = baseline_pace(settings, figures["days"], window.running)
         parts = _parts(conn, settings, days[0], days[-1], figures, hours, now, ranked(conn))
     return ReportData(
         kind="summary",

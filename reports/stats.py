@@ -223,16 +223,17 @@ def _unit_sums(
 
 
 def _sums(
-    conn: Connection, settings: Settings, segments: Sequence[Segment]
+    conn: Connection, settings: Settings, segments: Sequence[Segment], by_hour: bool
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]] | None]:
     """Return the additive figures of each local day with posts, and of each local hour
-    (keyed by local hours since the epoch) when the period has at most MAX_BRANCHES hours.
+    (keyed by local hours since the epoch) when ``by_hour`` or the period has at most
+    MAX_BRANCHES hours (None otherwise).
 
     An hour's posts are an index range like a day's, so a week costs the same read either
     way, and a report's hourly chart then needs no second pass over the posts.
     """
     hour_ranges = unit_ranges(segments, HOUR_US)
-    if len(hour_ranges) > MAX_BRANCHES:
+    if not by_hour and len(hour_ranges) > MAX_BRANCHES:
         return _unit_sums(conn, settings, unit_ranges(segments, DAY_US)), None
     hours = _unit_sums(conn, settings, hour_ranges)
     days: dict[int, dict[str, int]] = {}
@@ -268,10 +269,15 @@ def _author_figures(
     order, span by span, and a dict per day keeps the last follower count it saw for
     each author: the latest post's, by construction. Only two narrow columns cross into
     Python, a batch at a time, and memory grows with the number of authors, not posts.
-    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``.
+    Since days are read in order, the period so far after each day gives the figures of
+    that prefix of days at no extra cost (the pace of non-additive metrics needs them).
+    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``,
+    ``running`` [(contributors, reach) of days[0..k] for each k].
     """
     days: dict[int, tuple[int, int]] = dict.fromkeys(day_numbers, (0, 0))
     period: dict[str, int] = {}
+    reach = 0
+    so_far: dict[int, tuple[int, int]] = {}
     latest: dict[str, int] = {}
     spans = unit_ranges(segments, DAY_US)
     for i, (key, lo, hi) in enumerate(spans):
@@ -280,9 +286,18 @@ def _author_figures(
         if i + 1 == len(spans) or spans[i + 1][0] != key:  # a day can have two spans
             if key in days:
                 days[key] = (len(latest), sum(latest.values()))
-            period.update(latest)  # days come in time order: a later day's latest wins
+            # days come in time order: a later day's latest wins
+            for author, followers in latest.items():
+                reach += followers - period.get(author, 0)
+                period[author] = followers
+            so_far[key] = (len(period), reach)
             latest = {}
-    return {"days": days, "contributors": len(period), "reach": sum(period.values())}
+    running = []
+    last = (0, 0)
+    for number in day_numbers:
+        last = so_far.get(number, last)
+        running.append(last)
+    return {"days": days, "contributors": len(period), "reach": reach, "running": running}
 
 
 def _finish(row: dict | None) -> dict[str, Any]:
@@ -300,17 +315,25 @@ def _finish(row: dict | None) -> dict[str, Any]:
     return {key: fig[key] for key in PERIOD_KEYS}
 
 
+class _Period(NamedTuple):
+    per_day: list[dict[str, Any]]
+    totals: dict[str, Any]
+    hours: dict[int, dict[str, int]] | None
+    running: list[tuple[int, int]]
+
+
 def _period(
-    conn: Connection, settings: Settings, days: Sequence[dt.date]
-) -> tuple[list[dict[str, Any]], dict[str, Any], dict[int, dict[str, int]] | None]:
-    """Return (per-day figures, totals, the additive figures of each hour or None).
+    conn: Connection, settings: Settings, days: Sequence[dt.date], by_hour: bool = False
+) -> _Period:
+    """Return per-day figures, totals, the additive figures of each hour (or None: see
+    ``_sums``) and the running author figures (see ``_author_figures``).
 
     The additive figures come from one statement over index ranges (hours, or days for
     a long period), the author figures from one ordered read of the period's posts.
     """
     segments = offset_segments(days[0], days[-1], settings.campaign.tz)
     numbers = [day_number(d) for d in days]
-    sums, hours = _sums(conn, settings, segments)
+    sums, hours = _sums(conn, settings, segments, by_hour)
     authors = _author_figures(conn, segments, numbers)
     per_day = []
     total: dict[str, Any] = dict.fromkeys(_SUM_KEYS, 0)
@@ -322,7 +345,7 @@ def _period(
             total[key] += row.get(key) or 0
     total["contributors"] = authors["contributors"]
     total["potential_reach"] = authors["reach"]
-    return per_day, _finish(total), hours
+    return _Period(per_day, _finish(total), hours, authors["running"])
 
 
 def period_figures(
@@ -335,8 +358,8 @@ def period_figures(
     """
     if not days:
         return [], _finish(None)
-    per_day, totals, _ = _period(conn, settings, days)
-    return per_day, totals
+    period = _period(conn, settings, days)
+    return period.per_day, period.totals
 
 
 def baseline_progress(settings: Settings, totals: dict[str, Any]) -> float | None:
@@ -364,31 +387,23 @@ def date_span(
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def stats_object(
-    conn: Connection,
-    settings: Settings,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+class PeriodStats(NamedTuple):
+    """What a report reads from one pass over its period's posts."""
+
+    figures: dict[str, Any]  # stats_object
+    # the additive figures of each local hour (keyed by local hours since the epoch;
+    # hours without posts left out): the report's hour table is summed from these
+    hours: dict[int, dict[str, int]]
+    # contributors and potential reach of the first k+1 days as one period, for each k
+    running: list[dict[str, int]]
+
+
+def _stats_object(
+    conn: Connection, settings: Settings, per_day: list[dict[str, Any]], totals: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
-    return period_stats(conn, settings, date_from, date_to)[0]
-
-
-def period_stats(
-    conn: Connection,
-    settings: Settings,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-) -> tuple[dict[str, Any], dict[int, dict[str, int]] | None]:
-    """Return stats_object, and the additive figures of each local hour it was summed
-    from (keyed by local hours since the epoch; hours without posts left out), or None
-    for a period too long to be summed by the hour. Reports chart the hours.
-    """
-    days = date_span(settings, date_from, date_to)
-    per_day, totals, hours = _period(conn, settings, days)
     c = settings.campaign
     b = settings.baseline
-    obj = {
+    return {
         "campaign": {
             "name": c.name,
             "start": c.start.isoformat(),
@@ -402,4 +417,50 @@ def period_stats(
         "days": per_day,
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
     }
-    return obj, hours
+
+
+def stats_object(
+    conn: Connection,
+    settings: Settings,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
+    period = _period(conn, settings, date_span(settings, date_from, date_to))
+    return _stats_object(conn, settings, period.per_day, period.totals)
+
+
+def period_stats(
+    conn: Connection,
+    settings: Settings,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> PeriodStats:
+    """Return stats_object with the hours and running author figures it was made from."""
+    period = _period(conn, settings, date_span(settings, date_from, date_to), by_hour=True)
+    assert period.hours is not None  # summed by the hour whatever the period's length
+    running = [{"contributors": c, "potential_reach": r} for c, r in period.running]
+    return PeriodStats(
+        _stats_object(conn, settings, period.per_day, period.totals), period.hours, running
+    )
+
+
+def day_stats(settings: Settings, period: PeriodStats, day: dt.date) -> PeriodStats:
+    """Return the PeriodStats of ``day``, one of ``period``'s days, taken from its figures.
+
+    A one-day period's totals are that day's row (its authors are the day's), so a daily
+    report reads the day and the campaign to date in one pass.
+    """
+    obj = period.figures
+    k = [d["date"] for d in obj["days"]].index(day.isoformat())
+    row = obj["days"][k]
+    totals = {key: value for key, value in row.items() if key != "date"}
+    number = day_number(day)
+    hours = {h: sums for h, sums in period.hours.items() if h * HOUR_US // DAY_US == number}
+    figures = {
+        **obj,
+        "days": [row],
+        "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
+    }
+    running = [{"contributors": row["contributors"], "potential_reach": row["potential_reach"]}]
+    return PeriodStats(figures, hours, running)
