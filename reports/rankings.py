@@ -23,11 +23,8 @@ from monitor.times import (
     local_stamp,
     utc_text,
 )
-from reports.stats import (
-    ENGAGEMENT_COUNTS,
-    period_figures,
-    window_sql,
-)
+from reports.periods import window_sql
+from reports.stats import ENGAGEMENT_COUNTS, period_figures
 
 KINDS = ("original", "retweet", "reply", "quote")
 
