@@ -37,7 +37,7 @@ import orjson
 from bench.corpus import OUT, ensure_corpus, parse_size, size_label
 from bench.idle import measure_idle
 from monitor.config import Settings
-from reports.metrics import offset_segments
+from reports.periods import offset_segments
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -145,7 +145,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
 
     Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
     """
-    from reports.metrics import stats_object
+    from reports.stats import stats_object
 
     try:
         with store.snapshot(app.engine) as conn:
@@ -155,7 +155,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     if as_json:
         click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
     else:
-        from jobs.tables import stats_table  # rich: only for the terminal table
+        from jobs.terminal import stats_table  # rich: only for the terminal table
 
         stats_table(obj)
 
@@ -285,25 +285,16 @@ def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.dat
     return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()
 
 
-def _write_reports(app: App, out: str | None, write: Any) -> None:
-    """Run a report writer into ``out`` (default ``[reports] out_dir``) and refresh the index."""
-    from reports.build import write_index
+def _write_report(app: App, which: str, out: str | None, day: dt.date | None = None) -> None:
+    """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went."""
+    from jobs.reporting import CLI_HINT, write_report
 
-    out_dir = Path(out or app.settings.reports.out_dir)
-    simulated = app.settings.source.kind == "simulated"
-    try:
-        paths = write(out_dir, simulated)
-        index = write_index(out_dir)
-    except OSError as exc:
-        raise HashmonError(
-            f"cannot write reports to {out_dir}: {exc.strerror or exc}; "
-            "choose another --out or fix the folder's permissions"
-        ) from None
-    main_page = next((p for p in paths if p.suffix == ".html"), None)
-    click.echo(f"wrote {len(paths)} files to {out_dir}")
+    written = write_report(app.settings, app.engine, which, day=day, out_dir=out, hint=CLI_HINT)
+    main_page = next((p for p in written.files if p.suffix == ".html"), None)
+    click.echo(f"wrote {len(written.files)} files to {Path(out or app.settings.reports.out_dir)}")
     if main_page is not None:
         click.echo(f"report: {main_page}")
-    click.echo(f"index:  {index}")
+    click.echo(f"index:  {written.index}")
 
 
 @cli.group()
@@ -323,16 +314,7 @@ def daily(app: App, day: dt.date | None, out: str | None) -> None:
 
     Example: hashmon report daily --date 2017-06-14 --out reports/
     """
-    from reports.build import write_daily_report
-
-    day = day or campaign_today(app.settings)
-    _write_reports(
-        app,
-        out,
-        lambda out_dir, simulated: write_daily_report(
-            app.engine, app.settings, day, out_dir, simulated=simulated
-        ),
-    )
+    _write_report(app, "daily", out, day or campaign_today(app.settings))
 
 
 @report.command()
@@ -343,15 +325,7 @@ def summary(app: App, out: str | None) -> None:
 
     Example: hashmon report summary --out reports/
     """
-    from reports.build import write_summary_report
-
-    _write_reports(
-        app,
-        out,
-        lambda out_dir, simulated: write_summary_report(
-            app.engine, app.settings, out_dir, simulated=simulated
-        ),
-    )
+    _write_report(app, "summary", out)
 
 
 def main(argv: list[str] | None = None) -> None:

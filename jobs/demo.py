@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs import tasks
+from jobs.reporting import write_campaign_reports
 from monitor import store
 from monitor.config import Database, Reports, Settings
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
-from reports.build import daily_report, summary_report, write_index, write_reports
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -98,13 +98,9 @@ def run_demo(
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
-        reports = [
-            daily_report(engine, settings, day, simulated=True, now=end)
-            for day in settings.campaign.days()
-        ]
-        reports.append(summary_report(engine, settings, simulated=True, now=end))
-        result.reports += write_reports(reports, out)
-        result.index = write_index(out)
+        written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
+        result.reports += written.files
+        result.index = written.index
         with engine.connect() as conn:
             result.posts = store.stored_counts(conn)["posts"]
     finally:

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import tasks
+from jobs import reporting, tasks
 from monitor import store
 from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
@@ -129,7 +129,7 @@ def daily_report_job(config_path: str | None, database_url: str | None) -> None:
         if day is None:
             log.warning("daily-report: no campaign day has ended yet")
             return
-        tasks.daily_report(settings, engine, day)
+        reporting.write_report(settings, engine, "daily", day=day)
         log.info("daily-report: wrote the report of %s", day)
 
     _run_job(DAILY, config_path, database_url, work)
@@ -139,7 +139,7 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
     """Scheduled: the end-of-campaign summary."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        tasks.summary_report(settings, engine)
+        reporting.write_report(settings, engine, "summary")
         log.info("summary-report: written")
 
     _run_job(SUMMARY, config_path, database_url, work)

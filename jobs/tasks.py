@@ -1,4 +1,4 @@
-"""The jobs behind ``collect``, ``backfill``, ``refresh-metrics`` and the scheduled reports.
+"""The jobs behind ``collect``, ``backfill`` and ``refresh-metrics`` (reports: jobs/reporting.py).
 
 Each API-reading job takes the collector lease (one at a time per database), works out
 what is left of this calendar month's post cap, and hands a source to the pass in
@@ -16,14 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from monitor import lease, store
 from monitor.collect import PassResult, collect_pass
 from monitor.config import Settings
-from monitor.errors import HashmonError, PassStopped, UsageError, db_detail
+from monitor.errors import PassStopped, UsageError
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
 from monitor.sources.base import Source
@@ -384,104 +383,3 @@ def describe_refresh(result: RefreshResult) -> str:
     if result.stopped_early:
         line += f"; {result.stopped_early}"
     return line
-
-
-# --- report hooks -------------------------------------------------------------------
-
-
-def _record(engine: Engine, kind: str, what: str, write: Callable[[], Any]) -> Any:
-    """Return what ``write`` returns, recorded as a run of ``kind`` so that status shows it."""
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, kind)
-    status, message = "ok", what
-    try:
-        return write()
-    except HashmonError as exc:
-        status, message = "failed", f"{what}: {exc}"
-        raise
-    except BaseException as exc:
-        # one line: a database error's text would carry its SQL statement and parameters
-        status, message = "failed", f"{what}: {type(exc).__name__}: {db_detail(exc)}"
-        raise
-    finally:
-        with store.writing(engine) as conn:
-            store.finish_run(
-                conn, run_id, status, errors=0 if status == "ok" else 1, message=message
-            )
-
-
-@contextmanager
-def _writable(out: str) -> Iterator[None]:
-    """Turn a failure to write into the folder into one clear HashmonError (as the CLI does).
-
-    Report files are written atomically, so the folder keeps whole files whatever failed.
-    """
-    try:
-        yield
-    except OSError as exc:
-        raise HashmonError(
-            f"cannot write reports to {out}: {exc.strerror or exc}; free some space or fix "
-            "the folder's permissions, or set [reports] out_dir"
-        ) from None
-
-
-def _write_daily(engine: Engine, settings: Settings, day: dt.date, out: str) -> Any:
-    from reports.build import write_daily_report
-    from reports.html import write_index
-
-    simulated = settings.source.kind == "simulated"
-    with _writable(out):
-        written = write_daily_report(engine, settings, day, out, simulated=simulated)
-        write_index(out)
-    return written
-
-
-def _write_summary(engine: Engine, settings: Settings, out: str) -> Any:
-    from reports.build import write_summary_report
-    from reports.html import write_index
-
-    simulated = settings.source.kind == "simulated"
-    with _writable(out):
-        written = write_summary_report(engine, settings, out, simulated=simulated)
-        write_index(out)
-    return written
-
-
-def daily_report(
-    settings: Settings,
-    engine: Engine,
-    day: dt.date,
-    out_dir: str | None = None,
-    *,
-    write: Callable[..., Any] | None = None,
-) -> Any:
-    """Write the daily report of local ``day`` and return what the writer returns.
-
-    ``write(engine, settings, day, out_dir)`` defaults to reports.build.write_daily_report
-    (marked simulated for the simulated source) followed by the folder's index.html.
-    Recorded as a run of kind "report".
-    """
-    write = write or _write_daily
-    out = out_dir or settings.reports.out_dir
-    return _record(
-        engine, "report", f"daily report {day} in {out}", lambda: write(engine, settings, day, out)
-    )
-
-
-def summary_report(
-    settings: Settings,
-    engine: Engine,
-    out_dir: str | None = None,
-    *,
-    write: Callable[..., Any] | None = None,
-) -> Any:
-    """Write the end-of-campaign summary and return what the writer returns.
-
-    ``write(engine, settings, out_dir)`` defaults to reports.build.write_summary_report
-    followed by the folder's index.html. Recorded as a run of kind "report".
-    """
-    write = write or _write_summary
-    out = out_dir or settings.reports.out_dir
-    return _record(
-        engine, "report", f"summary report in {out}", lambda: write(engine, settings, out)
-    )

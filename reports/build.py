@@ -1,6 +1,6 @@
 """Entry points: write a daily report, the end-of-week summary, and the folder's index.
 
-Each report is computed once (``reports.figures``), its charts drawn once, then written
+Each report is computed once (``reports.report_data``), its charts drawn once, then written
 in every format ``settings.reports.formats`` names, all beside each other in ``out_dir``:
 
     daily-2017-06-12.html   .json  .xlsx  .pdf
@@ -25,15 +25,16 @@ from sqlalchemy import Engine
 from monitor.config import Settings
 from monitor.store import snapshot_pair
 from reports import charts as ch
-from reports.figures import ReportData, daily_data, summary_data
+from reports.files import report_json, write_file, write_json
+from reports.format import report_stem
 from reports.html import write_index, write_report_html
 from reports.pdf import write_pdf
-from reports.render import report_json, report_stem, write_file, write_json
-from reports.tables import write_csvs, write_xlsx
+from reports.report_data import ReportData, daily_data, summary_data
+from reports.spreadsheets import write_csvs, write_xlsx
 
 __all__ = [
-    "daily_report",
-    "summary_report",
+    "daily_report_data",
+    "summary_report_data",
     "write_daily_report",
     "write_index",
     "write_report",
@@ -105,7 +106,9 @@ def write_daily_report(
     ``simulated`` puts the "Simulated data" banner on every page; ``now`` stamps it.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    return write_report(daily_report(engine, settings, day, simulated=simulated, now=now), out_dir)
+    return write_report(
+        daily_report_data(engine, settings, day, simulated=simulated, now=now), out_dir
+    )
 
 
 def write_summary_report(
@@ -121,10 +124,12 @@ def write_summary_report(
     Its JSON holds under ``figures`` the ``hashmon stats --json`` object of the window.
     Does not rewrite ``index.html``: call ``write_index`` after.
     """
-    return write_report(summary_report(engine, settings, simulated=simulated, now=now), out_dir)
+    return write_report(
+        summary_report_data(engine, settings, simulated=simulated, now=now), out_dir
+    )
 
 
-def daily_report(
+def daily_report_data(
     engine: Engine,
     settings: Settings,
     day: dt.date,
@@ -139,7 +144,7 @@ def daily_report(
         )
 
 
-def summary_report(
+def summary_report_data(
     engine: Engine,
     settings: Settings,
     *,

@@ -18,20 +18,19 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from monitor.times import local_stamp
 from reports.charts import Chart, day_label, plural
-from reports.figures import ReportData
-from reports.render import (
+from reports.definitions import definitions
+from reports.files import write_file
+from reports.format import (
     FILE_PARTS,
     SIMULATED_BANNER,
     day_position,
-    definitions,
     long_day,
     metric_name,
     num,
     pct,
     report_title,
-    tags_text,
-    write_file,
 )
+from reports.report_data import ReportData
 
 # nothing may load or run except the inline styles and the embedded PNGs
 CSP = (
@@ -103,7 +102,7 @@ def report_html(
         settings=settings,
         campaign=settings.campaign,
         baseline=settings.baseline,
-        tags=tags_text(settings),
+        tags=settings.campaign.display_terms(),
         position=day_position(report),
         generated=local_stamp(report.generated_at, settings.campaign.tz),
         charts={c.name: _chart_view(c, chart_files.get(c.name)) for c in charts},

@@ -19,8 +19,8 @@ from matplotlib.patches import Rectangle
 
 from monitor.times import local_stamp
 from reports.charts import INK, STYLE, WIDTH, Chart, count, drawable, plain, plural
-from reports.figures import ReportData
-from reports.render import (
+from reports.files import write_file
+from reports.format import (
     SIMULATED_BANNER,
     day_position,
     long_day,
@@ -29,9 +29,8 @@ from reports.render import (
     pct,
     report_title,
     short_day,
-    tags_text,
-    write_file,
 )
+from reports.report_data import ReportData
 
 A4 = (8.27, 11.69)
 
@@ -163,7 +162,7 @@ def _title_page(report: ReportData) -> Figure:
     fig.text(
         0.06,
         0.825,
-        drawable(plain(f"{when} · {tags_text(report.settings)}", 110)),
+        drawable(plain(f"{when} · {report.settings.campaign.display_terms()}", 110)),
         fontsize=11,
         color=INK,
     )

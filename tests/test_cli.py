@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import text
 
 from jobs.cli import cli, main
 from monitor.config import load_settings
 from monitor.store import make_engine, stored_counts
-from reports.metrics import stats_object
+from reports.stats import stats_object
 
 JSONL = Path(__file__).parent / "fixtures" / "x-api-v2" / "twarc2-jsonl"
 SEARCH = JSONL / "twarc2sql__search_example.jsonl"
@@ -418,3 +419,21 @@ def test_a_command_closes_the_database_before_it_returns(
         gc.enable()
     # the failing import stored nothing: one transaction for the whole command
     assert (stored(db)["posts"] == 0) is fail
+
+
+def test_a_report_written_by_hand_is_recorded_as_a_run_like_a_scheduled_one(
+    db: str, tmp_path: Path
+) -> None:
+    run("--database", db, "import", str(JSONL / "twarc-csv__kpop.jsonl"))
+    out = tmp_path / "out"
+    result = run("--database", db, "report", "daily", "--date", "2017-06-12", "--out", str(out))
+    assert f"index:  {out / 'index.html'}" in result.stdout
+    engine = make_engine(db)
+    try:
+        with engine.connect() as conn:
+            runs = conn.execute(
+                text("SELECT status, message FROM collection_runs WHERE kind = 'report'")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in runs] == [("ok", f"daily report 2017-06-12 in {out}")]

@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from jobs.cli import main
 from jobs.demo import DEMO_DB
 from monitor.config import Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.store import make_engine
-from reports.metrics import stats_object
+from reports.stats import stats_object
 
 FORMATS = (".html", ".json", ".xlsx", ".pdf")
 
@@ -65,3 +66,24 @@ def test_demo_figures_are_hashmon_stats_and_match_the_simulation(demo_run) -> No
     assert window["totals"]["potential_impressions"] == campaign.window_potential_impressions()
     # the comparison means something: the same order of magnitude as ten million
     assert 0.5 < window["totals"]["baseline_progress"] < 1.5
+
+
+def test_the_demo_records_its_reports_as_a_run_on_the_simulated_clock(demo_run) -> None:
+    out, _ = demo_run
+    engine = make_engine(f"sqlite:///{out / DEMO_DB}")
+    with engine.connect() as conn:
+        runs = conn.execute(
+            text(
+                "SELECT status, started_at, finished_at, message FROM collection_runs "
+                "WHERE kind = 'report'"
+            )
+        ).all()
+        last_collect = conn.execute(
+            text("SELECT MAX(started_at) FROM collection_runs WHERE kind = 'collect'")
+        ).scalar_one()
+    engine.dispose()
+    assert len(runs) == 1
+    status, started, finished, message = runs[0]
+    # the demo's clock stops at its last collect pass, and the reports are stamped with it
+    assert status == "ok" and started == finished == last_collect
+    assert "2017-06-12" in message and "2017-06-16" in message and str(out) in message

@@ -19,7 +19,7 @@ from monitor import reader, store
 from monitor.archive import describe, import_files
 from monitor.config import Campaign, Settings
 from monitor.errors import ImportFileError
-from reports.metrics import stats_object
+from reports.stats import stats_object
 from tests.pages import counts, dump_tables, page, post, user, write_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x-api-v2"

@@ -25,9 +25,9 @@ from sqlalchemy import Engine
 from monitor.config import Baseline, Campaign, Reports, Settings
 from reports import build
 from reports.build import write_daily_report, write_index, write_summary_report
-from reports.metrics import stats_object
-from reports.render import SIMULATED_BANNER, num, pct, safe_name
-from reports.tables import FORMULA_PREFIXES, neutralise
+from reports.format import SIMULATED_BANNER, num, pct, safe_name
+from reports.spreadsheets import FORMULA_PREFIXES, neutralise
+from reports.stats import stats_object
 from tests import reportdata as rd
 
 NOW = dt.datetime(2017, 6, 17, 9, 0, tzinfo=dt.UTC)
@@ -128,8 +128,8 @@ def test_several_reports_at_once_are_the_files_each_report_writes_alone(
     if not can_fork:  # e.g. Windows: spawn only
         monkeypatch.setattr(build.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     days = SETTINGS.campaign.days()[:2]
-    reports = [build.daily_report(known, SETTINGS, d, now=NOW) for d in days]
-    reports.append(build.summary_report(known, SETTINGS, now=NOW))
+    reports = [build.daily_report_data(known, SETTINGS, d, now=NOW) for d in days]
+    reports.append(build.summary_report_data(known, SETTINGS, now=NOW))
     together = build.write_reports(reports, tmp_path / "together")
     alone = [p for r in reports for p in build.write_report(r, tmp_path / "alone")]
     assert len(pools) == (1 if can_fork else 0)
@@ -150,7 +150,7 @@ def test_a_report_a_worker_cannot_write_fails_as_an_oserror_in_the_caller(
     known: Engine, tmp_path: Path
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
-    reports = [build.summary_report(known, SETTINGS, now=NOW)] * 2
+    reports = [build.summary_report_data(known, SETTINGS, now=NOW)] * 2
     with pytest.raises(OSError):  # what the CLI turns into "cannot write reports to ..."
         build.write_reports(reports, tmp_path / "a-file" / "out")
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"

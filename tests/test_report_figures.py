@@ -19,20 +19,18 @@ from monitor import store
 from monitor.config import Baseline, Campaign, Reports, Settings
 from monitor.store import snapshot_pair
 from reports.build import write_daily_report, write_summary_report
-from reports.figures import (
-    baseline_pace,
+from reports.coverage import collection_coverage
+from reports.pace import baseline_pace
+from reports.rankings import (
     campaign_vs_others,
-    collection_coverage,
-    daily_data,
-    hourly_activity,
     hours_of_day,
     post_link,
-    summary_data,
     top_contributors,
     top_hashtags,
     top_posts,
 )
-from reports.metrics import period_figures, period_stats, stats_object
+from reports.report_data import daily_data, summary_data
+from reports.stats import period_stats, stats_object
 from tests import reportdata as rd
 
 NOW = dt.datetime(2017, 6, 17, 9, 0, tzinfo=dt.UTC)
@@ -91,8 +89,9 @@ def test_cumulative_reach_is_reach_over_the_days_so_far_not_a_sum_of_daily_reach
         update={"baseline": Baseline(label="#LAST", metric="potential_reach", value=10_000)}
     )
     with known.connect() as conn:
-        days, _ = period_figures(conn, settings, WEEK)
-        pace = baseline_pace(conn, settings, days)
+        period = period_stats(conn, settings, WEEK[0], WEEK[-1])
+        days = period.figures["days"]
+        pace = baseline_pace(settings, days, period.running)
     cumulative = [row["cumulative"] for row in pace["days"]]
     daily_sums = [sum(d["potential_reach"] for d in days[: k + 1]) for k in range(len(days))]
     # alice posted on both days: her audience counts once (1,100 from her later post)
@@ -214,7 +213,7 @@ def test_the_campaign_accounts_own_posts_are_counted_apart(known: Engine) -> Non
 
 def test_hours_are_campaign_time_hours(known: Engine) -> None:
     with known.connect() as conn:
-        hours = hourly_activity(conn, SETTINGS, WEEK[0], WEEK[-1])
+        hours = hours_of_day(period_stats(conn, SETTINGS, WEEK[0], WEEK[-1]).hours)
     busy = {h["hour"]: h["posts"] for h in hours if h["posts"]}
     # 23:30Z on the 11th is 00:30 BST; 08:15Z and 08:40Z are 09:xx BST; 22:59:59Z is 23:59
     assert busy == {0: 1, 9: 2, 10: 1, 11: 1, 13: 1, 14: 1, 23: 1}
@@ -240,31 +239,26 @@ def test_hours_follow_the_summer_time_change_exactly(engine: Engine, tmp_path: P
     )
     day = dt.date(2017, 3, 26)
     with engine.connect() as conn:
-        hours = hourly_activity(conn, settings, day, day)
+        hours = hours_of_day(period_stats(conn, settings, day, day).hours)
         figures = stats_object(conn, settings, day, day)
     assert {h["hour"]: h["posts"] for h in hours if h["posts"]} == {0: 2, 2: 1}
     assert figures["totals"]["posts"] == 3
-    # the report takes its hours from the sums the figures were made of: the same rows
-    with engine.connect() as conn:
-        assert hours_of_day(period_stats(conn, settings, day, day)[1]) == hours
 
 
 @pytest.mark.parametrize("timezone", ["Europe/London", "Asia/Kathmandu", "Pacific/Apia"])
-def test_the_hours_summed_with_the_figures_equal_the_hourly_query(
+def test_a_period_over_400_hours_still_has_every_post_in_its_hour_table(
     known: Engine, timezone: str
 ) -> None:
     settings = Settings(campaign=Campaign(timezone=timezone), reports=Reports(formats=("json",)))
     with known.connect() as conn:
-        figures, hours = period_stats(conn, settings, WEEK[0], WEEK[-1])
-        expected = hourly_activity(conn, settings, WEEK[0], WEEK[-1])
-        long_figures, long_hours = period_stats(
-            conn, settings, WEEK[0] - dt.timedelta(days=30), WEEK[-1]
-        )
-    assert hours is not None and hours_of_day(hours) == expected
-    assert sum(h["posts"] for h in expected) == figures["totals"]["posts"]
-    # over 400 hours the figures are summed by the day, and the report queries its hours
-    assert long_hours is None
-    assert long_figures["days"][-len(WEEK) :] == figures["days"]
+        week = period_stats(conn, settings, WEEK[0], WEEK[-1])
+        long = period_stats(conn, settings, WEEK[0] - dt.timedelta(days=30), WEEK[-1])
+    # over 400 hours the hours are summed in several statements: each post still once
+    for period in (week, long):
+        hours = hours_of_day(period.hours)
+        assert len(hours) == 24
+        assert sum(h["posts"] for h in hours) == period.figures["totals"]["posts"]
+    assert long.figures["days"][-len(WEEK) :] == week.figures["days"]
 
 
 def test_coverage_counts_runs_failures_gaps_and_hours_without_a_pass(known: Engine) -> None:

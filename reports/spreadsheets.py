@@ -19,9 +19,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from reports.figures import ReportData
-from reports.metrics import PERIOD_KEYS
-from reports.render import definitions, metric_name, report_title, write_file
+from reports.definitions import definitions
+from reports.files import write_file
+from reports.format import metric_name, report_title
+from reports.report_data import ReportData
+from reports.stats import PERIOD_KEYS
 
 # a spreadsheet reads a cell starting with one of these as a formula (or a DDE command)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from reports.metrics import PERIOD_KEYS
+from reports.stats import PERIOD_KEYS
 
 # bidi embeddings, overrides and isolates: they reorder what a terminal shows
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")

@@ -1,8 +1,7 @@
 """The figures of METRICS.md, computed by SQL aggregates; only small results reach Python.
 
-A local day is ``(created_at_us + offset) / DAY_US``, with the zone's UTC offset taken
-from a few segments computed here with zoneinfo and split exactly at summer-time
-changes. The same integer SQL runs on SQLite and PostgreSQL; posts are never loaded whole.
+Local days and hours come from ``reports.periods``' offset segments. The same integer
+SQL runs on SQLite and PostgreSQL; posts are never loaded whole.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from sqlalchemy import Connection, text
 
 from monitor.config import Settings
 from monitor.store import stored_counts, stream_rows
-from monitor.times import DAY_US, HOUR_US, day_number, from_epoch_us, local_midnight_us
+from monitor.times import DAY_US, HOUR_US, day_number
+from reports.periods import Segment, offset_segments, unit_ranges
 
 PERIOD_KEYS = (
     "posts",
@@ -39,65 +39,14 @@ PERIOD_KEYS = (
     "posts_without_followers",
 )
 ENGAGEMENT_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
+METRIC_NAMES = {
+    "posts": "posts",
+    "contributors": "contributors",
+    "potential_impressions": "potential impressions",
+    "potential_reach": "potential reach",
+    "engagements": "engagements",
+}
 MAX_BRANCHES = 400  # SELECTs a UNION ALL statement; SQLite's limit is 500
-
-
-class Segment(NamedTuple):
-    """A span ``[lo, hi)`` of UTC epoch µs over which the zone's offset is ``offset`` µs."""
-
-    lo: int
-    hi: int
-    offset: int
-
-
-def _offset_us(us: int, tz: dt.tzinfo) -> int:
-    moment = from_epoch_us(us).astimezone(tz)
-    return (moment.utcoffset() or dt.timedelta(0)) // dt.timedelta(microseconds=1)
-
-
-def offset_segments(first: dt.date, last: dt.date, tz: dt.tzinfo) -> list[Segment]:
-    """Return spans of constant UTC offset covering local dates ``first..last``.
-
-    Split at the exact microsecond of each offset change, so ``(utc + offset) / DAY_US``
-    is the local date and ``(utc + offset) / HOUR_US % 24`` the local hour.
-    """
-    end = local_midnight_us(last + dt.timedelta(days=1), tz)
-    seg_lo = local_midnight_us(first, tz)
-    seg_off = _offset_us(seg_lo, tz)
-    segments: list[Segment] = []
-    day = first
-    while day <= last:
-        day_lo = local_midnight_us(day, tz)
-        day_hi = local_midnight_us(day + dt.timedelta(days=1), tz)
-        if day_lo > seg_lo and _offset_us(day_lo, tz) != seg_off:
-            # the change fell exactly on this local midnight (or skipped the date)
-            segments.append(Segment(seg_lo, day_lo, seg_off))
-            seg_lo, seg_off = day_lo, _offset_us(day_lo, tz)
-        if day_hi - 1 > seg_lo and _offset_us(day_hi - 1, tz) != seg_off:
-            a, b = day_lo, day_hi - 1  # offset(a) == seg_off != offset(b): bisect
-            while b - a > 1:
-                mid = (a + b) // 2
-                if _offset_us(mid, tz) == seg_off:
-                    a = mid
-                else:
-                    b = mid
-            segments.append(Segment(seg_lo, b, seg_off))
-            seg_lo, seg_off = b, _offset_us(b, tz)
-        day += dt.timedelta(days=1)
-    segments.append(Segment(seg_lo, end, seg_off))
-    return segments
-
-
-def segments_cte(segments: Sequence[Segment]) -> tuple[str, dict[str, int]]:
-    """Return SQL for a derived table ``s(lo, hi, off)`` and its bound parameters."""
-    parts, params = [], {}
-    for i, seg in enumerate(segments):
-        parts.append(
-            f"SELECT CAST(:lo{i} AS BIGINT) AS lo, CAST(:hi{i} AS BIGINT) AS hi, "
-            f"CAST(:off{i} AS BIGINT) AS off"
-        )
-        params.update({f"lo{i}": seg.lo, f"hi{i}": seg.hi, f"off{i}": seg.offset})
-    return " UNION ALL ".join(parts), params
 
 
 def like_terms(column: str, terms: Sequence[str], prefix: str) -> tuple[str, dict[str, str]]:
@@ -117,38 +66,6 @@ def match_conditions(settings: Settings, alias: str = "p") -> tuple[str, str, di
     tag_cond, tag_params = like_terms(f"{alias}.hashtags", settings.campaign.hashtag_terms, "t")
     men_cond, men_params = like_terms(f"{alias}.mentions", settings.campaign.account_terms, "m")
     return tag_cond, men_cond, tag_params | men_params
-
-
-def window_sql(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, str, dict]:
-    """Return (CTE body for ``s``, FROM clause joining posts ``p`` to it, parameters).
-
-    Other report queries build on this, so every figure sees the same posts in a period.
-    """
-    cte, params = segments_cte(offset_segments(first, last, settings.campaign.tz))
-    join = "FROM s JOIN posts p ON p.created_at_us >= s.lo AND p.created_at_us < s.hi"
-    return cte, join, params
-
-
-def unit_ranges(segments: Sequence[Segment], unit: int) -> list[tuple[int, int, int]]:
-    """Return ``(key, lo, hi)``: the UTC spans ``[lo, hi)`` in which ``(utc + offset) / unit``
-    is ``key``, for every instant of ``segments``, in order.
-
-    With ``unit`` = DAY_US the key is the local day number; with HOUR_US, the local hour
-    since the epoch. A local date whose midnight repeats (a fall-back at midnight) gets
-    two spans with the same key.
-    """
-    out = []
-    for seg in segments:
-        key = (seg.lo + seg.offset) // unit
-        while True:
-            lo = max(seg.lo, key * unit - seg.offset)
-            hi = min(seg.hi, (key + 1) * unit - seg.offset)
-            if lo >= seg.hi:
-                break
-            if lo < hi:
-                out.append((key, lo, hi))
-            key += 1
-    return out
 
 
 def _sums_sql(settings: Settings, ranges: Sequence[tuple[int, int, int]]) -> tuple[str, dict]:
@@ -216,16 +133,17 @@ def _unit_sums(
 
 
 def _sums(
-    conn: Connection, settings: Settings, segments: Sequence[Segment]
+    conn: Connection, settings: Settings, segments: Sequence[Segment], by_hour: bool
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]] | None]:
     """Return the additive figures of each local day with posts, and of each local hour
-    (keyed by local hours since the epoch) when the period has at most MAX_BRANCHES hours.
+    (keyed by local hours since the epoch) when ``by_hour`` or the period has at most
+    MAX_BRANCHES hours (None otherwise).
 
     An hour's posts are an index range like a day's, so a week costs the same read either
     way, and a report's hourly chart then needs no second pass over the posts.
     """
     hour_ranges = unit_ranges(segments, HOUR_US)
-    if len(hour_ranges) > MAX_BRANCHES:
+    if not by_hour and len(hour_ranges) > MAX_BRANCHES:
         return _unit_sums(conn, settings, unit_ranges(segments, DAY_US)), None
     hours = _unit_sums(conn, settings, hour_ranges)
     days: dict[int, dict[str, int]] = {}
@@ -261,10 +179,15 @@ def _author_figures(
     order, span by span, and a dict per day keeps the last follower count it saw for
     each author: the latest post's, by construction. Only two narrow columns cross into
     Python, a batch at a time, and memory grows with the number of authors, not posts.
-    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``.
+    Since days are read in order, the period so far after each day gives the figures of
+    that prefix of days at no extra cost (the pace of non-additive metrics needs them).
+    Result: ``days`` {day number: (contributors, reach)}, ``contributors``, ``reach``,
+    ``running`` [(contributors, reach) of days[0..k] for each k].
     """
     days: dict[int, tuple[int, int]] = dict.fromkeys(day_numbers, (0, 0))
     period: dict[str, int] = {}
+    reach = 0
+    so_far: dict[int, tuple[int, int]] = {}
     latest: dict[str, int] = {}
     spans = unit_ranges(segments, DAY_US)
     for i, (key, lo, hi) in enumerate(spans):
@@ -273,9 +196,18 @@ def _author_figures(
         if i + 1 == len(spans) or spans[i + 1][0] != key:  # a day can have two spans
             if key in days:
                 days[key] = (len(latest), sum(latest.values()))
-            period.update(latest)  # days come in time order: a later day's latest wins
+            # days come in time order: a later day's latest wins
+            for author, followers in latest.items():
+                reach += followers - period.get(author, 0)
+                period[author] = followers
+            so_far[key] = (len(period), reach)
             latest = {}
-    return {"days": days, "contributors": len(period), "reach": sum(period.values())}
+    running = []
+    last = (0, 0)
+    for number in day_numbers:
+        last = so_far.get(number, last)
+        running.append(last)
+    return {"days": days, "contributors": len(period), "reach": reach, "running": running}
 
 
 def _finish(row: dict | None) -> dict[str, Any]:
@@ -293,17 +225,25 @@ def _finish(row: dict | None) -> dict[str, Any]:
     return {key: fig[key] for key in PERIOD_KEYS}
 
 
+class _Period(NamedTuple):
+    per_day: list[dict[str, Any]]
+    totals: dict[str, Any]
+    hours: dict[int, dict[str, int]] | None
+    running: list[tuple[int, int]]
+
+
 def _period(
-    conn: Connection, settings: Settings, days: Sequence[dt.date]
-) -> tuple[list[dict[str, Any]], dict[str, Any], dict[int, dict[str, int]] | None]:
-    """Return (per-day figures, totals, the additive figures of each hour or None).
+    conn: Connection, settings: Settings, days: Sequence[dt.date], by_hour: bool = False
+) -> _Period:
+    """Return per-day figures, totals, the additive figures of each hour (or None: see
+    ``_sums``) and the running author figures (see ``_author_figures``).
 
     The additive figures come from one statement over index ranges (hours, or days for
     a long period), the author figures from one ordered read of the period's posts.
     """
     segments = offset_segments(days[0], days[-1], settings.campaign.tz)
     numbers = [day_number(d) for d in days]
-    sums, hours = _sums(conn, settings, segments)
+    sums, hours = _sums(conn, settings, segments, by_hour)
     authors = _author_figures(conn, segments, numbers)
     per_day = []
     total: dict[str, Any] = dict.fromkeys(_SUM_KEYS, 0)
@@ -315,7 +255,7 @@ def _period(
             total[key] += row.get(key) or 0
     total["contributors"] = authors["contributors"]
     total["potential_reach"] = authors["reach"]
-    return per_day, _finish(total), hours
+    return _Period(per_day, _finish(total), hours, authors["running"])
 
 
 def period_figures(
@@ -328,8 +268,8 @@ def period_figures(
     """
     if not days:
         return [], _finish(None)
-    per_day, totals, _ = _period(conn, settings, days)
-    return per_day, totals
+    period = _period(conn, settings, days)
+    return period.per_day, period.totals
 
 
 def baseline_progress(settings: Settings, totals: dict[str, Any]) -> float | None:
@@ -357,31 +297,23 @@ def date_span(
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def stats_object(
-    conn: Connection,
-    settings: Settings,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+class PeriodStats(NamedTuple):
+    """What a report reads from one pass over its period's posts."""
+
+    figures: dict[str, Any]  # stats_object
+    # the additive figures of each local hour (keyed by local hours since the epoch;
+    # hours without posts left out): the report's hour table is summed from these
+    hours: dict[int, dict[str, int]]
+    # contributors and potential reach of the first k+1 days as one period, for each k
+    running: list[dict[str, int]]
+
+
+def _stats_object(
+    conn: Connection, settings: Settings, per_day: list[dict[str, Any]], totals: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
-    return period_stats(conn, settings, date_from, date_to)[0]
-
-
-def period_stats(
-    conn: Connection,
-    settings: Settings,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-) -> tuple[dict[str, Any], dict[int, dict[str, int]] | None]:
-    """Return stats_object, and the additive figures of each local hour it was summed
-    from (keyed by local hours since the epoch; hours without posts left out), or None
-    for a period too long to be summed by the hour. Reports chart the hours.
-    """
-    days = date_span(settings, date_from, date_to)
-    per_day, totals, hours = _period(conn, settings, days)
     c = settings.campaign
     b = settings.baseline
-    obj = {
+    return {
         "campaign": {
             "name": c.name,
             "start": c.start.isoformat(),
@@ -395,4 +327,50 @@ def period_stats(
         "days": per_day,
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
     }
-    return obj, hours
+
+
+def stats_object(
+    conn: Connection,
+    settings: Settings,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
+    period = _period(conn, settings, date_span(settings, date_from, date_to))
+    return _stats_object(conn, settings, period.per_day, period.totals)
+
+
+def period_stats(
+    conn: Connection,
+    settings: Settings,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> PeriodStats:
+    """Return stats_object with the hours and running author figures it was made from."""
+    period = _period(conn, settings, date_span(settings, date_from, date_to), by_hour=True)
+    assert period.hours is not None  # summed by the hour whatever the period's length
+    running = [{"contributors": c, "potential_reach": r} for c, r in period.running]
+    return PeriodStats(
+        _stats_object(conn, settings, period.per_day, period.totals), period.hours, running
+    )
+
+
+def day_stats(settings: Settings, period: PeriodStats, day: dt.date) -> PeriodStats:
+    """Return the PeriodStats of ``day``, one of ``period``'s days, taken from its figures.
+
+    A one-day period's totals are that day's row (its authors are the day's), so a daily
+    report reads the day and the campaign to date in one pass.
+    """
+    obj = period.figures
+    k = [d["date"] for d in obj["days"]].index(day.isoformat())
+    row = obj["days"][k]
+    totals = {key: value for key, value in row.items() if key != "date"}
+    number = day_number(day)
+    hours = {h: sums for h, sums in period.hours.items() if h * HOUR_US // DAY_US == number}
+    figures = {
+        **obj,
+        "days": [row],
+        "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
+    }
+    running = [{"contributors": row["contributors"], "potential_reach": row["potential_reach"]}]
+    return PeriodStats(figures, hours, running)

@@ -1,0 +1,151 @@
+"""The one way to write reports: ``hashmon report``, the scheduler and the demo call it.
+
+Each call reads the report's data in one snapshot (``reports.build``), writes every
+configured format into the folder, refreshes its ``index.html``, and is recorded as a
+run of kind "report" (in ``collection_runs``), so ``hashmon status`` shows it whoever
+wrote it. Matplotlib loads only when a report is written, not when this module is
+imported (the scheduler imports it at start).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import Engine
+
+from monitor import store
+from monitor.config import Settings
+from monitor.errors import HashmonError, db_detail
+from monitor.times import utc_text
+
+Which = Literal["daily", "summary"]
+
+#: what to do when the folder cannot be written, said to whoever started the report
+CLI_HINT = "choose another --out or fix the folder's permissions"
+SCHEDULED_HINT = "free some space or fix the folder's permissions, or set [reports] out_dir"
+
+
+@dataclass(frozen=True)
+class Written:
+    """The files of the reports written, in order, and the folder's index page."""
+
+    files: list[Path]
+    index: Path
+
+
+def write_report(
+    settings: Settings,
+    engine: Engine,
+    which: Which,
+    *,
+    day: dt.date | None = None,
+    out_dir: str | Path | None = None,
+    hint: str = SCHEDULED_HINT,
+) -> Written:
+    """Write the daily report of local ``day`` (``which="daily"``) or the end-of-campaign
+    summary (``which="summary"``) into ``out_dir`` (default ``[reports] out_dir``), then
+    the folder's index.html; record the run and return what was written.
+
+    Reports of the simulated source are marked simulated. A folder that cannot be
+    written raises one HashmonError ending in ``hint``; files already there stay whole.
+    """
+    from reports.build import daily_report_data, summary_report_data, write_report
+
+    out = Path(out_dir or settings.reports.out_dir)
+    simulated = settings.source.kind == "simulated"
+    if which == "daily":
+        if day is None:
+            raise ValueError("a daily report needs its day")
+        what = f"daily report {day} in {out}"
+        read = lambda: daily_report_data(engine, settings, day, simulated=simulated)  # noqa: E731
+    else:
+        what = f"summary report in {out}"
+        read = lambda: summary_report_data(engine, settings, simulated=simulated)  # noqa: E731
+
+    def write() -> Written:
+        with _writable(out, hint):
+            return _with_index(write_report(read(), out), out)
+
+    return _record(engine, what, write)
+
+
+def write_campaign_reports(
+    settings: Settings, engine: Engine, out_dir: str | Path, *, simulated: bool, now: dt.datetime
+) -> Written:
+    """Write the daily report of every campaign day and the summary, then the index, as
+    one recorded run stamped ``now`` (the demo's simulated clock stamps reports and run).
+
+    Every report's data is read first, then the reports are drawn two at a time
+    (``reports.build.write_reports``). OSError passes through: the caller says what to do.
+    """
+    from reports.build import daily_report_data, summary_report_data, write_reports
+
+    out = Path(out_dir)
+    days = settings.campaign.days()
+
+    def write() -> Written:
+        reports = [
+            daily_report_data(engine, settings, day, simulated=simulated, now=now) for day in days
+        ]
+        reports.append(summary_report_data(engine, settings, simulated=simulated, now=now))
+        return _with_index(write_reports(reports, out), out)
+
+    what = f"daily reports {days[0]} to {days[-1]} and the summary in {out}"
+    return _record(engine, what, write, now=now)
+
+
+def _with_index(files: list[Path], out: Path) -> Written:
+    from reports.html import write_index
+
+    return Written(files=files, index=write_index(out))
+
+
+@contextmanager
+def _writable(out: Path, hint: str) -> Iterator[None]:
+    """Turn a failure to write into the folder into one clear HashmonError.
+
+    Report files are written atomically, so the folder keeps whole files whatever failed.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise HashmonError(
+            f"cannot write reports to {out}: {exc.strerror or exc}; {hint}"
+        ) from None
+
+
+def _record(
+    engine: Engine, what: str, write: Callable[[], Written], *, now: dt.datetime | None = None
+) -> Written:
+    """Return what ``write`` returns, recorded as a run of kind "report" so status shows it.
+
+    ``now`` stamps the run (its start and end); the wall clock when None.
+    """
+    stamp = utc_text(now) if now is not None else None
+    with store.writing(engine) as conn:
+        run_id = store.start_run(conn, "report", started_at=stamp)
+    status, message = "ok", what
+    try:
+        return write()
+    except HashmonError as exc:
+        status, message = "failed", f"{what}: {exc}"
+        raise
+    except BaseException as exc:
+        # one line: a database error's text would carry its SQL statement and parameters
+        status, message = "failed", f"{what}: {type(exc).__name__}: {db_detail(exc)}"
+        raise
+    finally:
+        with store.writing(engine) as conn:
+            store.finish_run(
+                conn,
+                run_id,
+                status,
+                errors=0 if status == "ok" else 1,
+                message=message,
+                finished_at=stamp,
+            )

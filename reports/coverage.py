@@ -1,0 +1,96 @@
+"""How complete a report's data is: collection runs, failures, gaps, hours without a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from monitor.config import Settings
+from monitor.times import (
+    HOUR_US,
+    day_bounds_us,
+    epoch_us,
+    from_epoch_us,
+    utc_text,
+)
+
+
+def collection_coverage(
+    conn: Connection,
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    totals: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Return how complete the period's data is: runs, failures, gaps, idle hours, counts.
+
+    Runs count when they started within the period. Gaps are those that collect passes
+    recorded (``gap_from``/``gap_to``) and that overlap the period. Hours with no
+    collect pass are counted over the period up to ``now``, and only when at least one
+    collect pass ran in it (an imported archive has no passes to miss).
+    """
+    lo_us, hi_us = day_bounds_us(first, last, settings.campaign.tz)
+    lo, hi = utc_text(from_epoch_us(lo_us)), utc_text(from_epoch_us(hi_us))
+    bounds = {"lo": lo, "hi": hi}
+    kinds: dict[str, int] = {}
+    failed = 0
+    for kind, status, n in conn.execute(
+        text(
+            "SELECT kind, status, COUNT(*) FROM collection_runs "
+            "WHERE started_at >= :lo AND started_at < :hi GROUP BY kind, status"
+        ),
+        bounds,
+    ):
+        kinds[kind] = kinds.get(kind, 0) + int(n)
+        if status == "failed":
+            failed += int(n)
+    gaps = []
+    for run_id, started_at, gap_from, gap_to in conn.execute(
+        text(
+            "SELECT id, started_at, gap_from, gap_to FROM collection_runs "
+            "WHERE gap_from IS NOT NULL OR gap_to IS NOT NULL ORDER BY started_at, id"
+        )
+    ):
+        # an open end is unknown: bound it by the run that found the gap
+        start, end = gap_from or started_at, gap_to or started_at
+        if start < hi and end >= lo:
+            gaps.append({"run_id": int(run_id), "gap_from": gap_from, "gap_to": gap_to})
+    hours_checked = hours_missing = 0
+    missing: list[str] = []
+    if kinds.get("collect"):
+        # UTC text sorts as it reads, so its first 13 characters name the hour
+        active = {
+            h
+            for (h,) in conn.execute(
+                text(
+                    "SELECT DISTINCT SUBSTR(started_at, 1, 13) FROM collection_runs "
+                    "WHERE kind = 'collect' AND started_at >= :lo AND started_at < :hi"
+                ),
+                bounds,
+            )
+        }
+        stop = min(hi_us, epoch_us(now))
+        hour = lo_us - lo_us % HOUR_US
+        while hour + HOUR_US <= stop:
+            hours_checked += 1
+            label = utc_text(from_epoch_us(hour))[:13]
+            if label not in active:
+                hours_missing += 1
+                missing.append(label + ":00Z")
+            hour += HOUR_US
+    return {
+        "posts": totals["posts"],
+        "stored_posts": None,
+        "posts_without_followers": totals["posts_without_followers"],
+        "impressions_coverage": totals["impressions_coverage"],
+        "runs": sum(kinds.values()),
+        "runs_by_kind": dict(sorted(kinds.items())),
+        "runs_failed": failed,
+        "gaps": gaps,
+        "hours_checked": hours_checked,
+        "hours_without_collect_run": hours_missing,
+        "hours_without_collect_run_list": missing[:48],
+    }

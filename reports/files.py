@@ -1,0 +1,66 @@
+"""Writing report files: atomic writes, and the JSON file of a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reports.charts import Chart
+from reports.definitions import definitions
+from reports.format import report_title
+from reports.report_data import ReportData
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a reader never sees half a file); return path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def report_json(report: ReportData, charts: list[Chart], files: dict[str, str]) -> dict[str, Any]:
+    """Return the JSON object of a report: ``figures`` is stats_object for its dates."""
+    settings = report.settings
+    return {
+        "report": {
+            "kind": report.kind,
+            "title": report_title(report),
+            "day": report.day.isoformat() if report.day else None,
+            "dates": [d.isoformat() for d in report.days],
+            "generated_at": report.generated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "simulated": report.simulated,
+            "top_n": settings.reports.top_n,
+        },
+        "figures": report.figures,
+        "to_date": report.to_date,
+        "pace": report.pace,
+        "kinds": report.kinds,
+        "hours": report.hours,
+        "top_posts": report.top_posts,
+        "top_contributors": report.top_contributors,
+        "top_hashtags": report.top_hashtags,
+        "campaign_vs_others": report.campaign_vs_others,
+        "coverage": report.coverage,
+        "charts": [
+            {"name": c.name, "title": c.title, "alt": c.alt, "file": files.get(c.name)}
+            for c in charts
+        ],
+        "definitions": {key: text for key, _, text in definitions(settings)},
+    }
+
+
+def write_json(path: Path, obj: dict[str, Any]) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON and return the path."""
+    return write_file(path, orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")

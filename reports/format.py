@@ -1,0 +1,94 @@
+"""How reports write things: file names, numbers, days, titles and the names of figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from reports.charts import count, day_label
+from reports.report_data import ReportData
+from reports.stats import METRIC_NAMES
+
+SIMULATED_BANNER = "Simulated data — not real posts"
+
+# the "-part" of a report's file names beside its page: charts, then tables
+FILE_PARTS = (
+    "pace",
+    "daily-posts",
+    "hours",
+    "contributors",
+    "days",
+    "top-posts",
+    "top-contributors",
+    "hashtags",
+)
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(value: str, fallback: str = "campaign") -> str:
+    """Return ``value`` as a file-name part: ASCII letters, digits, ``.``, ``_``, ``-`` only."""
+    cleaned = _UNSAFE_NAME.sub("-", value).strip("-._")[:60].strip("-._")
+    return cleaned or fallback
+
+
+def report_stem(report: ReportData) -> str:
+    """Return the file stem of a report: ``daily-2017-06-12`` or ``summary-IMHAW17``."""
+    if report.kind == "daily":
+        assert report.day is not None
+        return f"daily-{report.day.isoformat()}"
+    return f"summary-{safe_name(report.settings.campaign.name)}"
+
+
+def report_title(report: ReportData) -> str:
+    """Return the headline title of a report."""
+    name = report.settings.campaign.name
+    if report.kind == "daily":
+        assert report.day is not None
+        return f"{name} daily report: {long_day(report.day)}"
+    return f"{name} impact summary"
+
+
+def day_position(report: ReportData) -> str | None:
+    """Return ``day 2 of 5`` for a daily report on a campaign day, else None."""
+    days = report.settings.campaign.days()
+    if report.day in days:
+        return f"day {days.index(report.day) + 1} of {len(days)}"
+    return None
+
+
+def num(value: Any) -> str:
+    """Return a figure as people read it: ``12,345``; ``n/a`` for None."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return count(value)
+
+
+def pct(value: float | None) -> str:
+    """Return a share as a percentage with the precision small values need; ``n/a`` for None."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "0%"
+    if abs(value) < 0.01:
+        return f"{value:.2%}"
+    return f"{value:.1%}"
+
+
+def long_day(day: dt.date | str) -> str:
+    """Return ``Monday 12 June 2017``."""
+    d = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{d:%A} {d.day} {d:%B %Y}"
+
+
+def short_day(day: dt.date | str) -> str:
+    """Return ``Mon 12 Jun``."""
+    return day_label(day)
+
+
+def metric_name(metric: str) -> str:
+    """Return a figure's key in words: ``potential impressions``."""
+    return METRIC_NAMES.get(metric, metric.replace("_", " "))
