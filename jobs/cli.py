@@ -19,9 +19,10 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from monitor import archive, store
+from monitor import archive
 from monitor.config import Settings, load_settings
 from monitor.errors import HashmonError, UsageError, db_detail
+from monitor.store.engine import display_url, make_engine, snapshot
 
 log = logging.getLogger("hashmon")
 
@@ -43,7 +44,7 @@ class App:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = store.make_engine(self.settings.database.url)
+            self._engine = make_engine(self.settings.database.url)
         return self._engine
 
     def close(self) -> None:
@@ -110,7 +111,7 @@ def init(app: App) -> None:
     Example: hashmon --database sqlite:///imhaw17.db init
     """
     app.engine  # noqa: B018 - creating the engine creates the schema
-    click.echo(f"database ready: {store.display_url(app.settings.database.url)}")
+    click.echo(f"database ready: {display_url(app.settings.database.url)}")
 
 
 @cli.command("import")
@@ -148,7 +149,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     from reports.metrics import stats_object
 
     try:
-        with store.snapshot(app.engine) as conn:
+        with snapshot(app.engine) as conn:
             obj = stats_object(conn, app.settings, date_from, date_to)
     except ValueError as exc:
         raise UsageError(f"{exc}; give --from on or before --to") from None

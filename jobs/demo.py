@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs import tasks
-from monitor import store
 from monitor.config import Database, Reports, Settings
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
+from monitor.store.engine import make_engine
+from monitor.store.writes import stored_counts
 from reports.build import daily_report, summary_report, write_index, write_reports
 
 DEMO_DB = "hashmon-demo.db"
@@ -76,7 +77,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(settings, out, seed)
     _fresh_database(out / DEMO_DB)
-    engine = store.make_engine(settings.database.url)
+    engine = make_engine(settings.database.url)
     campaign = simulate_campaign(settings, seed=seed)
     clock = campaign.span_start_at
     source = SimulatedSource(campaign, clock=clock)
@@ -106,7 +107,7 @@ def run_demo(
         result.reports += write_reports(reports, out)
         result.index = write_index(out)
         with engine.connect() as conn:
-            result.posts = store.stored_counts(conn)["posts"]
+            result.posts = stored_counts(conn)["posts"]
     finally:
         engine.dispose()
     result.seconds = time.perf_counter() - started

@@ -37,10 +37,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import tasks
-from monitor import store
 from monitor.config import DATABASE_ENV, Settings, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
 from monitor.sources.x import bearer_token
+from monitor.store.engine import make_engine
 from monitor.times import local_at
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ STOP_GRACE_SECONDS = 10.0  # after a signal, how long a running job gets to reac
 
 def _open(config_path: str | None, database_url: str | None) -> tuple[Settings, Engine]:
     settings = load_settings(config_path, database_url)
-    return settings, store.make_engine(settings.database.url)
+    return settings, make_engine(settings.database.url)
 
 
 def _run_job(name: str, config_path: str | None, database_url: str | None, work: Any) -> None:
@@ -348,7 +348,7 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
     if settings.source.kind == "x":
         bearer_token()  # no token: say so now (exit 2), not in a log every 15 minutes
     tasks.STOP.clear()
-    engine = store.make_engine(settings.database.url)
+    engine = make_engine(settings.database.url)
     scheduler = build_scheduler(settings, engine)
 
     def stop(signum: int, _frame: Any) -> None:

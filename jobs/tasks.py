@@ -20,21 +20,21 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from monitor import lease, store
+from monitor import lease
 from monitor.collect import PassResult, collect_pass
 from monitor.config import Settings
-from monitor.errors import HashmonError, PassStopped, UsageError, db_detail
+from monitor.errors import HashmonError, PassStopped, UsageError
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
 from monitor.sources.base import Source
+from monitor.store.runs import PASS_KINDS, close_abandoned_runs, recorded_run
+from monitor.store.schema import CollectionRun, Observation
 from monitor.times import local_midnight, month_start, utc_text
 
 log = logging.getLogger(__name__)
 
 #: set to stop the pass under way at its next page (the scheduler's SIGTERM/SIGINT handler)
 STOP = threading.Event()
-#: kinds of collection_runs whose posts count against the monthly post cap
-API_KINDS = ("collect", "backfill", "refresh")
 COLLECT_WAIT_SECONDS = 60.0  # a manual pass waits this long for one in progress
 RENEW_EVERY_SECONDS = 30.0  # lease renewal while sleeping out a retry or a rate limit
 FULL_ARCHIVE_NEEDED = (
@@ -52,11 +52,11 @@ def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
     A run still marked ``running`` (its process was killed) has no total yet; its
     observations, one per post read, stand in for it.
     """
-    runs = store.CollectionRun
+    runs = CollectionRun
     first = month_start(now)
     following = (first + dt.timedelta(days=32)).replace(day=1)
     in_month = (
-        runs.kind.in_(API_KINDS),
+        runs.kind.in_(PASS_KINDS),
         runs.started_at >= utc_text(first),
         runs.started_at < utc_text(following),
     )
@@ -71,33 +71,10 @@ def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
         if running:  # rare (a killed pass), so the scan of observations is rare too
             unfinished = conn.execute(
                 select(func.count())
-                .select_from(store.Observation)
-                .where(store.Observation.run_id.in_([r[0] for r in running]))
+                .select_from(Observation)
+                .where(Observation.run_id.in_([r[0] for r in running]))
             ).scalar_one()
     return int(finished) + int(unfinished)
-
-
-LEASED_KINDS = ("collect", "backfill", "refresh")
-
-
-def close_abandoned_runs(engine: Engine, now: dt.datetime | None = None) -> int:
-    """Mark runs a killed process left "running" as "interrupted"; return how many.
-
-    Call it holding the collector lease: no other collect, backfill or refresh can be
-    running then, so any such row belongs to a pass whose process died.
-    """
-    table = store.CollectionRun.__table__
-    with store.writing(engine) as conn:
-        result = conn.execute(
-            table.update()
-            .where(table.c.status == "running", table.c.kind.in_(LEASED_KINDS))
-            .values(
-                status="interrupted",
-                finished_at=utc_text(now or dt.datetime.now(dt.UTC)),
-                message="the process stopped mid-pass (killed?); the next pass resumed it",
-            )
-        )
-    return result.rowcount
 
 
 def remaining_budget(
@@ -198,10 +175,10 @@ def _prepared(
 
 def _record_stopped(engine: Engine, kind: str, message: str, now: dt.datetime | None) -> int:
     started = utc_text(now or dt.datetime.now(dt.UTC))
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, kind, started)
-        store.finish_run(conn, run_id, "stopped", message=message)
-    return run_id
+    what = "collection" if kind == "collect" else kind
+    with recorded_run(engine, kind, what, started_at=started) as run:
+        run.stopped_early = message
+    return run.run_id
 
 
 def _cap_reached(settings: Settings, engine: Engine, kind: str, now: dt.datetime | None) -> str:
@@ -391,23 +368,8 @@ def describe_refresh(result: RefreshResult) -> str:
 
 def _record(engine: Engine, kind: str, what: str, write: Callable[[], Any]) -> Any:
     """Return what ``write`` returns, recorded as a run of ``kind`` so that status shows it."""
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, kind)
-    status, message = "ok", what
-    try:
+    with recorded_run(engine, kind, what):
         return write()
-    except HashmonError as exc:
-        status, message = "failed", f"{what}: {exc}"
-        raise
-    except BaseException as exc:
-        # one line: a database error's text would carry its SQL statement and parameters
-        status, message = "failed", f"{what}: {type(exc).__name__}: {db_detail(exc)}"
-        raise
-    finally:
-        with store.writing(engine) as conn:
-            store.finish_run(
-                conn, run_id, status, errors=0 if status == "ok" else 1, message=message
-            )
 
 
 @contextmanager

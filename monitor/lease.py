@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text
 
-from monitor import store
 from monitor.errors import LockedError
+from monitor.store import schema
+from monitor.store.engine import writing
 from monitor.times import utc_text
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def _holder_is_dead(holder: str) -> bool:
 
 def read_lease(engine: Engine, name: str = COLLECTOR) -> LeaseRow | None:
     """Return the lease row ``name`` (held or expired), or None if never taken."""
-    table = store.Lease.__table__
+    table = schema.Lease.__table__
     with engine.connect() as conn:
         row = conn.execute(
             select(table.c.name, table.c.holder, table.c.expires_at).where(table.c.name == name)
@@ -104,7 +105,7 @@ class Lease:
         """Return None having taken the lease (free, expired or ours), else the holder's row."""
         now, expires = self._times()
         params = {"name": self.name, "holder": self.holder, "now": now, "expires": expires}
-        with store.writing(self.engine) as conn:
+        with writing(self.engine) as conn:
             taken = conn.execute(
                 text(
                     "UPDATE leases SET holder = :holder, expires_at = :expires "
@@ -173,7 +174,7 @@ class Lease:
     def renew(self) -> None:
         """Push the expiry ``seconds`` ahead; raise LockedError if the lease was lost."""
         now, expires = self._times()
-        with store.writing(self.engine) as conn:
+        with writing(self.engine) as conn:
             kept = conn.execute(
                 text(
                     "UPDATE leases SET expires_at = :expires "
@@ -192,7 +193,7 @@ class Lease:
         """Give the lease up (only if still ours)."""
         if not self.taken:
             return
-        with store.writing(self.engine) as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 text("DELETE FROM leases WHERE name = :name AND holder = :holder"),
                 {"name": self.name, "holder": self.holder},

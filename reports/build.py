@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from monitor.config import Settings
-from monitor.store import snapshot_pair
+from monitor.store.engine import snapshot_pair
 from reports import charts as ch
 from reports.figures import ReportData, daily_data, summary_data
 from reports.html import write_index, write_report_html

@@ -17,12 +17,16 @@ import responses
 from sqlalchemy import Engine, func, select
 
 from jobs import tasks
-from monitor import lease, store
-from monitor.collect import collect_pass, read_checkpoint
+from monitor import lease
+from monitor.collect import collect_pass
 from monitor.config import Settings, X
 from monitor.errors import SourceError, UsageError
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.sources.x import TOKEN_ENV, XSource
+from monitor.store.engine import writing
+from monitor.store.runs import read_checkpoint, start_run
+from monitor.store.schema import CollectionRun, Observation, Post
+from monitor.store.writes import stored_counts
 from tests.xapi import (
     OTHER_CHAIN_FILE,
     TOKEN,
@@ -55,13 +59,13 @@ def rsps():
 def counts(engine: Engine) -> tuple[int, int]:
     """Return (stored posts, observations): equal when every post was read exactly once."""
     with engine.connect() as conn:
-        posts = conn.execute(select(func.count()).select_from(store.Post)).scalar_one()
-        seen = conn.execute(select(func.count()).select_from(store.Observation)).scalar_one()
+        posts = conn.execute(select(func.count()).select_from(Post)).scalar_one()
+        seen = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
     return posts, seen
 
 
 def runs(engine: Engine) -> list:
-    table = store.CollectionRun.__table__
+    table = CollectionRun.__table__
     with engine.connect() as conn:
         return list(conn.execute(select(table).order_by(table.c.id)).all())
 
@@ -392,7 +396,7 @@ def test_a_pass_cut_short_by_the_cap_twice_still_loses_no_post(sqlite_engine) ->
     third = collect_pass(sqlite_engine, source, now=now)
     assert first.stopped_early and second.stopped_early and not third.stopped_early
     with sqlite_engine.connect() as conn:
-        assert store.stored_counts(conn)["posts"] == expected
+        assert stored_counts(conn)["posts"] == expected
     # and nothing was read twice: every post read was new
     assert first.posts_read + second.posts_read + third.posts_read == expected
 
@@ -401,13 +405,13 @@ def test_a_run_left_running_by_a_killed_pass_is_closed_as_interrupted_by_the_nex
     sqlite_engine,
 ) -> None:
     # a SIGKILL leaves no chance to close the run: write such a row by hand, as it would be
-    with store.writing(sqlite_engine) as conn:
-        dead = store.start_run(conn, "collect", "2017-06-12T10:00:00.000000Z")
+    with writing(sqlite_engine) as conn:
+        dead = start_run(conn, "collect", "2017-06-12T10:00:00.000000Z")
     settings = Settings(source={"kind": "simulated"})
     campaign = simulate_campaign(settings, seed=3)
     source = SimulatedSource(campaign, clock=campaign.span_end_at)
     tasks.collect(settings, sqlite_engine, source=source, now=campaign.span_end_at)
-    runs = store.CollectionRun.__table__
+    runs = CollectionRun.__table__
     with sqlite_engine.connect() as conn:
         statuses = dict(conn.execute(select(runs.c.id, runs.c.status)).all())
     assert statuses[dead] == "interrupted"

@@ -16,10 +16,12 @@ import responses
 from sqlalchemy import Engine, func, select
 
 from jobs import tasks
-from monitor import lease, store
+from monitor import lease
 from monitor.config import Settings, X
 from monitor.errors import LockedError
 from monitor.sources.x import XSource
+from monitor.store.engine import make_engine
+from monitor.store.schema import Observation
 from tests.xapi import TOKEN, FakeX, read_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +118,7 @@ def test_a_second_collect_waits_for_the_pass_in_progress_then_reads_only_new_pos
     reads = sorted(r.posts_read for r in results.values())  # type: ignore[union-attr]
     assert reads == [0, 500]
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(store.Observation)).scalar() == 500
+        assert conn.execute(select(func.count()).select_from(Observation)).scalar() == 500
 
 
 def test_collect_refuses_at_once_when_told_not_to_wait(engine: Engine) -> None:
@@ -128,11 +130,12 @@ def test_collect_refuses_at_once_when_told_not_to_wait(engine: Engine) -> None:
 
 
 def test_the_lease_of_a_killed_process_on_this_host_is_taken_over_at_once(db_url: str) -> None:
-    engine = store.make_engine(db_url)
+    engine = make_engine(db_url)
     code = (
         "import sys, time\n"
-        "from monitor import lease, store\n"
-        "engine = store.make_engine(sys.argv[1])\n"
+        "from monitor import lease\n"
+        "from monitor.store.engine import make_engine\n"
+        "engine = make_engine(sys.argv[1])\n"
         "lease.Lease(engine, seconds=300).acquire()\n"
         "print('held', flush=True)\n"
         "time.sleep(60)\n"

@@ -9,10 +9,10 @@ import responses
 from sqlalchemy import Engine, func, select
 
 from jobs import tasks
-from monitor import store
 from monitor.collect import collect_pass
 from monitor.config import Settings, X
 from monitor.sources.x import XSource
+from monitor.store.schema import CollectionRun, Observation, Post
 from tests.xapi import TOKEN, FakeX, read_pages
 
 # the recorded posts were created on 2023-04-07 between 19:17 and 21:40 UTC
@@ -33,12 +33,12 @@ def x_source(settings: Settings) -> XSource:
 
 def likes(engine: Engine) -> dict[str, int | None]:
     with engine.connect() as conn:
-        return dict(conn.execute(select(store.Post.id, store.Post.like_count)).all())
+        return dict(conn.execute(select(Post.id, Post.like_count)).all())
 
 
 def kinds(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
-        return dict(conn.execute(select(store.Post.id, store.Post.kind)).all())
+        return dict(conn.execute(select(Post.id, Post.kind)).all())
 
 
 def test_refresh_looks_up_non_retweets_100_ids_a_request_and_latest_counts_win(
@@ -62,9 +62,9 @@ def test_refresh_looks_up_non_retweets_100_ids_a_request_and_latest_counts_win(
         bumped = post_id in originals
         assert count == (before[post_id] or 0) + 5 if bumped else count == before[post_id]
     with engine.connect() as conn:
-        seen = conn.execute(select(func.count()).select_from(store.Observation)).scalar_one()
+        seen = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
         run = conn.execute(
-            select(store.CollectionRun.__table__).order_by(store.CollectionRun.id.desc())
+            select(CollectionRun.__table__).order_by(CollectionRun.id.desc())
         ).first()
     assert seen == 500 + len(originals)  # appended, one per post looked up
     assert (run.kind, run.status, run.requests, run.posts_read) == (
@@ -98,9 +98,9 @@ def test_refresh_stays_within_the_monthly_cap_newest_first(engine: Engine, fake:
     assert len(fake.lookup_calls) == 1
     with engine.connect() as conn:
         newest = conn.execute(
-            select(store.Post.id)
-            .where(store.Post.kind != "retweet")
-            .order_by(store.Post.created_at_us.desc(), store.Post.id.desc())
+            select(Post.id)
+            .where(Post.kind != "retweet")
+            .order_by(Post.created_at_us.desc(), Post.id.desc())
             .limit(60)
         ).scalars()
         assert asked == list(newest)

@@ -22,10 +22,11 @@ from sqlalchemy import Engine, select
 from jobs import schedule, tasks
 from jobs.schedule import COLLECT, DAILY, REFRESH, SUMMARY, build_scheduler, build_triggers
 from jobs.status import format_status, status_object
-from monitor import store
 from monitor.config import Campaign, Schedule, Settings, X, load_settings
 from monitor.errors import SourceError
 from monitor.sources.x import TOKEN_ENV, XSource
+from monitor.store.engine import make_engine
+from monitor.store.schema import CollectionRun
 from tests.xapi import TOKEN, FakeX, read_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +130,7 @@ formats = ["json"]
 
 
 def report_runs(engine: Engine) -> list:
-    table = store.CollectionRun.__table__
+    table = CollectionRun.__table__
     with engine.connect() as conn:
         return list(conn.execute(select(table).where(table.c.kind == "report")).all())
 
@@ -183,7 +184,7 @@ def downtime(tmp_path: Path, db_url: str, monkeypatch):
             grace=grace,
         )
         settings = load_settings(str(path))
-        return settings, store.make_engine(settings.database.url), due
+        return settings, make_engine(settings.database.url), due
 
     return make
 
@@ -298,8 +299,8 @@ def test_a_signal_stops_run_within_seconds_with_exit_0(tmp_path: Path, signum: i
         if proc.poll() is None:
             proc.kill()
     reader.join(5)
-    engine = store.make_engine(db_url)
-    table = store.CollectionRun.__table__
+    engine = make_engine(db_url)
+    table = CollectionRun.__table__
     with engine.connect() as conn:
         statuses = [r.status for r in conn.execute(select(table)).all()]
     engine.dispose()
