@@ -209,9 +209,9 @@ def collect(app: App) -> None:
 
     Example: hashmon collect   (with HASHMON_X_BEARER_TOKEN set in the environment)
     """
-    from jobs import tasks
+    from jobs import passes
 
-    click.echo(tasks.describe_pass(tasks.collect(app.settings, app.engine)))
+    click.echo(passes.describe_pass(passes.collect(app.settings, app.engine)))
 
 
 @cli.command()
@@ -223,9 +223,9 @@ def backfill(app: App, since: dt.date, until: dt.date) -> None:
 
     Example: hashmon backfill --since 2017-06-05 --until 2017-06-11
     """
-    from jobs import tasks
+    from jobs import passes
 
-    click.echo(tasks.describe_pass(tasks.backfill(app.settings, app.engine, since, until)))
+    click.echo(passes.describe_pass(passes.backfill(app.settings, app.engine, since, until)))
 
 
 @cli.command("refresh-metrics")
@@ -241,9 +241,9 @@ def refresh_metrics(app: App, since: dt.date | None) -> None:
 
     Example: hashmon refresh-metrics --since 2017-06-12
     """
-    from jobs import tasks
+    from jobs import passes
 
-    click.echo(tasks.describe_refresh(tasks.refresh_metrics(app.settings, app.engine, since)))
+    click.echo(passes.describe_refresh(passes.refresh_metrics(app.settings, app.engine, since)))
 
 
 @cli.command()

@@ -1,7 +1,7 @@
 """``hashmon demo``: the whole campaign, simulated offline, through the live pipeline.
 
 A fresh embedded SQLite database, the seeded simulated source, and a clock that moves
-through the campaign hour by hour: every hour a collect pass (the same ``tasks.collect``
+through the campaign hour by hour: every hour a collect pass (the same ``passes.collect``
 that ``hashmon run`` calls), every few hours a metrics refresh, then every daily report
 and the summary, each marked as simulated.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs import tasks
+from jobs import passes
 from monitor.config import Database, Reports, Settings
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
@@ -89,10 +89,10 @@ def run_demo(
     try:
         while clock <= end:
             source.now = clock
-            tasks.collect(settings, engine, source=source, now=clock)
+            passes.collect(settings, engine, source=source, now=clock)
             result.passes += 1
             if clock >= next_refresh:
-                tasks.refresh_metrics(settings, engine, now=clock, source=source)
+                passes.refresh_metrics(settings, engine, now=clock, source=source)
                 result.refreshes += 1
                 next_refresh += REFRESH_EVERY
             if clock.astimezone(settings.campaign.tz).hour == 0:

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import tasks
+from jobs import passes, tasks
 from monitor.config import DATABASE_ENV, Settings, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
 from monitor.sources.x import bearer_token
@@ -86,7 +86,7 @@ def collect_job(config_path: str | None, database_url: str | None) -> None:
     """Scheduled: one collection pass."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        result = tasks.collect(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        result = passes.collect(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
         log.info(
             "collect: %d requests, %d posts read, %d new%s",
             result.requests,
@@ -102,7 +102,7 @@ def refresh_job(config_path: str | None, database_url: str | None) -> None:
     """Scheduled: refresh the counts of recent posts."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        result = tasks.refresh_metrics(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        result = passes.refresh_metrics(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
         log.info("refresh-metrics: %d requests, %d posts read", result.requests, result.posts_read)
 
     _run_job(REFRESH, config_path, database_url, work)
@@ -347,13 +347,13 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
     """
     if settings.source.kind == "x":
         bearer_token()  # no token: say so now (exit 2), not in a log every 15 minutes
-    tasks.STOP.clear()
+    passes.STOP.clear()
     engine = make_engine(settings.database.url)
     scheduler = build_scheduler(settings, engine)
 
     def stop(signum: int, _frame: Any) -> None:
         log.warning("%s received: stopping", signal.Signals(signum).name)
-        tasks.STOP.set()
+        passes.STOP.set()
         # shut down from another thread: this handler may interrupt the scheduler's own loop
         threading.Thread(target=_shutdown, args=(scheduler,), daemon=True).start()
 

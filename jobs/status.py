@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
-from jobs import tasks
 from jobs.schedule import stored_next_run_times
 from monitor import lease
+from monitor.budget import month_posts_read
 from monitor.config import Settings
 from monitor.sources.x import TOKEN_ENV
 from monitor.store.engine import display_url
@@ -108,7 +108,7 @@ def status_object(
             }
             for c in conn.execute(select(Checkpoint.__table__).order_by(Checkpoint.name)).all()
         ]
-    used = tasks.month_posts_read(engine, now)
+    used = month_posts_read(engine, now)
     cap = settings.x.monthly_post_cap
     price = settings.x.price_per_post_read
     held = lease.read_lease(engine)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
 
+from monitor.budget import spent
 from monitor.normalize import (
     PageError,
     PageRecords,
@@ -167,6 +169,45 @@ def _pages(
         yield from source.search(since_id=None, until_id=until_id)
 
 
+def store_pages(
+    engine: Engine,
+    pages: Iterable[Page],
+    platform: str,
+    result: Tally,
+    seen_at: str,
+    *,
+    also: Callable[[Connection, Page], None] | None = None,
+) -> Iterator[tuple[Page, PageRecords]]:
+    """Store each page's usable records in a transaction of its own; yield it once committed.
+
+    The one page-storing loop of collect, backfill and refresh. ``also(conn, page)``
+    writes more in the page's transaction (a pass's checkpoint). ``result`` counts
+    pages, posts read, new and already-stored posts, and what could not be used.
+    """
+    for page in pages:
+        records, problems = usable_records(page, platform)
+        if problems:
+            result.skipped += len(problems)
+            result.first_problem = result.first_problem or problems[0]
+            log.warning(
+                "skipped %d unusable item(s) of page %d: %s",
+                len(problems),
+                result.pages + 1,
+                problems[0],
+            )
+        with writing(engine) as conn:
+            new, updated = store_batch(
+                conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
+            )
+            if also is not None:
+                also(conn, page)
+        result.pages += 1
+        result.posts_read += len(records.posts)
+        result.new += new
+        result.updated += updated
+        yield page, records
+
+
 def _run_chain(
     engine: Engine,
     source: Source,
@@ -184,48 +225,33 @@ def _run_chain(
     recorded, so a crash during the resume still ends with the right checkpoint.
     """
     chain_newest: str | None = keep_newest
-    for page in _pages(engine, source, since_id, until_id, result):
-        records, problems = usable_records(page, source.platform)
-        if problems:
-            result.skipped += len(problems)
-            result.first_problem = result.first_problem or problems[0]
-            log.warning(
-                "skipped %d unusable item(s) of page %d: %s",
-                len(problems),
-                result.pages + 1,
-                problems[0],
-            )
+
+    def checkpoint(conn: Connection, page: Page) -> None:
+        nonlocal chain_newest
         # a checkpoint must be an id X accepts back: never whatever a bad page claimed
         newest, oldest = (_decimal(i) for i in page_id_range(page))
         chain_newest = newer(chain_newest, newest)
-        with writing(engine) as conn:
-            new, updated = store_batch(
-                conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
+        if oldest is not None:
+            save_checkpoint(
+                conn,
+                source.name,
+                newest_id=since_id,
+                pass_newest_id=chain_newest,
+                pass_oldest_id=oldest,
             )
-            if oldest is not None:
-                save_checkpoint(
-                    conn,
-                    source.name,
-                    newest_id=since_id,
-                    pass_newest_id=chain_newest,
-                    pass_oldest_id=oldest,
-                )
-        result.pages += 1
-        result.posts_read += len(records.posts)
-        result.new += new
-        result.updated += updated
+
+    pages = _pages(engine, source, since_id, until_id, result)
+    for page, records in store_pages(
+        engine, pages, source.platform, result, seen_at, also=checkpoint
+    ):
         if result.gap is not None:
             # pages come newest first: the last page's oldest post closes the gap
             result.gap = (result.gap[0], _oldest_created(page) or result.gap[1])
         if on_page is not None:
             on_page(len(records.posts))
-        if budget is not None and result.posts_read >= budget:
-            # a fetched page is paid for, so it is stored; asking for another is not.
-            # (XSource also shrinks its last request so it never crosses the cap.)
-            result.stopped_early = (
-                f"stopped at the monthly post cap: {result.posts_read} posts read this pass"
-            )
-            log.warning(result.stopped_early)
+        # (XSource also shrinks its last request so it never crosses the cap)
+        if (why := spent(budget, result.posts_read)) is not None:
+            result.stopped_early = why
             return  # the markers stay: the next pass (next month) resumes below this page
     if chain_newest is not None or since_id is not None:
         with writing(engine) as conn:

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
-from monitor.collect import usable_records
+from monitor.budget import cut
+from monitor.collect import store_pages
 from monitor.sources.base import Source
-from monitor.store.engine import writing
 from monitor.store.runs import Tally, recorded_run
 from monitor.store.schema import Post
-from monitor.store.writes import store_batch
 from monitor.times import epoch_us, utc_text
 
 log = logging.getLogger(__name__)
@@ -79,31 +78,14 @@ def refresh_metrics(
     ):
         ids = refresh_candidates(engine, source.platform, since)
         result.candidates = len(ids)
-        if budget is not None and len(ids) > budget:
-            ids = ids[: max(budget, 0)]
-            result.stopped_early = (
-                f"refreshed the newest {len(ids)} of {result.candidates} posts: the monthly "
-                "post cap allows no more"
-            )
-            log.warning(result.stopped_early)
+        ids, result.stopped_early = cut(ids, budget)
         batch = source.lookup_batch
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             result.asked += len(chunk)
-            for page in source.lookup(chunk):
-                records, problems = usable_records(page, source.platform)
-                if problems:
-                    result.skipped += len(problems)
-                    result.first_problem = result.first_problem or problems[0]
-                    log.warning("skipped %d unusable item(s): %s", len(problems), problems[0])
-                with writing(engine) as conn:
-                    new, updated = store_batch(
-                        conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
-                    )
-                result.pages += 1
-                result.posts_read += len(records.posts)
-                result.new += new
-                result.updated += updated
+            pages = store_pages(engine, source.lookup(chunk), source.platform, result, seen_at)
+            for _stored in pages:
+                pass
             if on_batch is not None:
                 on_batch(len(chunk))
     return result

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from jobs import schedule, tasks
+from jobs import passes, schedule
+from monitor.budget import month_posts_read
 from monitor.config import Settings, X
 from monitor.sources.x import XSource
 from monitor.store.engine import make_engine
@@ -357,13 +358,13 @@ def test_the_clock_jumping_back_between_passes_loses_and_doubles_nothing(engine:
         def source() -> XSource:
             return XSource(live, TOKEN, sleep=lambda s: None)
 
-        tasks.collect(live, engine, source=source(), now=t)
+        passes.collect(live, engine, source=source(), now=t)
         fake.publish(300)
         # the machine's clock is set back three hours (NTP, a VM restored, DST done wrong)
-        second = tasks.collect(live, engine, source=source(), now=t - dt.timedelta(hours=3))
+        second = passes.collect(live, engine, source=source(), now=t - dt.timedelta(hours=3))
         assert second.new == 300
         fake.metric_bump = 7  # counts moved since
-        refreshed = tasks.refresh_metrics(
+        refreshed = passes.refresh_metrics(
             live,
             engine,
             dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
@@ -380,4 +381,4 @@ def test_the_clock_jumping_back_between_passes_loses_and_doubles_nothing(engine:
     # the latest sighting wins, though its timestamp is the earliest of the three
     for post_id, _kind, likes in refreshable:
         assert likes == fake.posts[post_id]["public_metrics"]["like_count"] + 7
-    assert tasks.month_posts_read(engine, t) == 500 + len(refreshable)
+    assert month_posts_read(engine, t) == 500 + len(refreshable)

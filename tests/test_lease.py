@@ -15,7 +15,7 @@ import pytest
 import responses
 from sqlalchemy import Engine, func, select
 
-from jobs import tasks
+from jobs import passes
 from monitor import lease
 from monitor.config import Settings, X
 from monitor.errors import LockedError
@@ -105,7 +105,7 @@ def test_a_second_collect_waits_for_the_pass_in_progress_then_reads_only_new_pos
         def run(name: str) -> None:
             src = XSource(settings, TOKEN, sleep=lambda s: None)
             try:
-                results[name] = tasks.collect(settings, engine, source=src, wait_seconds=30)
+                results[name] = passes.collect(settings, engine, source=src, wait_seconds=30)
             except BaseException as exc:  # noqa: BLE001 - checked below
                 results[name] = exc
 
@@ -125,7 +125,7 @@ def test_collect_refuses_at_once_when_told_not_to_wait(engine: Engine) -> None:
     holder = lease.Lease(engine)
     holder.acquire()
     with pytest.raises(LockedError, match="another collector"):
-        tasks.collect(Settings(), engine, source=None, wait_seconds=0)
+        passes.collect(Settings(), engine, source=None, wait_seconds=0)
     holder.release()
 
 

@@ -8,7 +8,8 @@ import pytest
 import responses
 from sqlalchemy import Engine, func, select
 
-from jobs import tasks
+from jobs import passes
+from monitor.budget import month_posts_read
 from monitor.collect import collect_pass
 from monitor.config import Settings, X
 from monitor.sources.x import XSource
@@ -51,7 +52,7 @@ def test_refresh_looks_up_non_retweets_100_ids_a_request_and_latest_counts_win(
     assert 100 < len(originals) < 500  # the recorded chain is mostly retweets
 
     fake.metric_bump = 5  # every post gained five likes since
-    result = tasks.refresh_metrics(settings, engine, now=AFTER, source=x_source(settings))
+    result = passes.refresh_metrics(settings, engine, now=AFTER, source=x_source(settings))
 
     asked = [c["ids"].split(",") for c in fake.lookup_calls]
     assert [len(a) for a in asked] == [100] * (len(originals) // 100) + [len(originals) % 100]
@@ -80,10 +81,10 @@ def test_refresh_reads_only_posts_created_since_the_window(engine: Engine, fake:
     collect_pass(engine, x_source(settings))
     # 72 hours after, nothing is recent enough: no request at all
     late = AFTER + dt.timedelta(hours=72)
-    result = tasks.refresh_metrics(settings, engine, now=late, source=x_source(settings))
+    result = passes.refresh_metrics(settings, engine, now=late, source=x_source(settings))
     assert (result.candidates, result.requests) == (0, 0)
     # --since as a local date reaches them again
-    result = tasks.refresh_metrics(
+    result = passes.refresh_metrics(
         settings, engine, dt.date(2023, 4, 7), now=late, source=x_source(settings)
     )
     assert result.candidates > 0 and fake.lookup_calls
@@ -92,7 +93,7 @@ def test_refresh_reads_only_posts_created_since_the_window(engine: Engine, fake:
 def test_refresh_stays_within_the_monthly_cap_newest_first(engine: Engine, fake: FakeX) -> None:
     collect_pass(engine, x_source(Settings()), now=AFTER)
     capped = Settings(x=X(monthly_post_cap=560))  # 500 already read this month: 60 left
-    result = tasks.refresh_metrics(capped, engine, now=AFTER, source=x_source(capped))
+    result = passes.refresh_metrics(capped, engine, now=AFTER, source=x_source(capped))
     assert (result.candidates, result.asked) == (146, 60) and result.stopped_early
     asked = fake.lookup_calls[0]["ids"].split(",")
     assert len(fake.lookup_calls) == 1
@@ -104,4 +105,4 @@ def test_refresh_stays_within_the_monthly_cap_newest_first(engine: Engine, fake:
             .limit(60)
         ).scalars()
         assert asked == list(newest)
-    assert tasks.month_posts_read(engine, AFTER) == 560
+    assert month_posts_read(engine, AFTER) == 560

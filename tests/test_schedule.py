@@ -19,7 +19,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
 
-from jobs import schedule, tasks
+from jobs import passes, schedule
 from jobs.schedule import COLLECT, DAILY, REFRESH, SUMMARY, build_scheduler, build_triggers
 from jobs.status import format_status, status_object
 from monitor.config import Campaign, Schedule, Settings, X, load_settings
@@ -319,14 +319,14 @@ def test_status_shows_runs_next_times_the_months_reads_and_cost_checkpoint_and_g
         fake = FakeX(read_pages(), published=100)
         fake.register(rsps)
         source = lambda: XSource(settings, TOKEN, sleep=lambda s: None)  # noqa: E731
-        tasks.collect(settings, engine, source=source())
+        passes.collect(settings, engine, source=source())
         fake.publish(200)
         fake.window_floor = fake.order[150]  # a long outage: the window moved on
-        tasks.collect(settings, engine, source=source())
+        passes.collect(settings, engine, source=source())
         fake.publish(150)  # 150 new: a pass of 2 pages, the second of which fails
         fake.fail(len(fake.calls) + 2, requests.exceptions.ConnectionError("reset"))
         with pytest.raises(SourceError):
-            tasks.collect(settings, engine, source=source())
+            passes.collect(settings, engine, source=source())
     scheduler = build_scheduler(settings, engine, scheduler_class=BackgroundScheduler)
     scheduler.start(paused=True)
     scheduler.shutdown(wait=False)
