@@ -126,17 +126,19 @@ class Lease:
                     text("SELECT name, holder, expires_at FROM leases WHERE name = :name"),
                     params,
                 ).first()
-                if row is not None and _holder_is_dead(row[1]):
+                if row is not None and _holder_is_dead(row.holder):
                     # the holder died on this host: take over now rather than wait for expiry
                     taken = conn.execute(
                         text(
                             "UPDATE leases SET holder = :holder, expires_at = :expires "
                             "WHERE name = :name AND holder = :old"
                         ),
-                        {**params, "old": row[1]},
+                        {**params, "old": row.holder},
                     ).rowcount
                     if taken:
-                        log.warning("took over the %s lease of dead process %s", self.name, row[1])
+                        log.warning(
+                            "took over the %s lease of dead process %s", self.name, row.holder
+                        )
         if taken:
             self.taken = True
             return None
