@@ -19,9 +19,10 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from monitor import archive, store
+from monitor import archive
 from monitor.config import Settings, load_settings
 from monitor.errors import HashmonError, UsageError, db_detail
+from monitor.store.engine import display_url, make_engine, snapshot
 
 log = logging.getLogger("hashmon")
 
@@ -43,7 +44,7 @@ class App:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = store.make_engine(self.settings.database.url)
+            self._engine = make_engine(self.settings.database.url)
         return self._engine
 
     def close(self) -> None:
@@ -110,7 +111,7 @@ def init(app: App) -> None:
     Example: hashmon --database sqlite:///imhaw17.db init
     """
     app.engine  # noqa: B018 - creating the engine creates the schema
-    click.echo(f"database ready: {store.display_url(app.settings.database.url)}")
+    click.echo(f"database ready: {display_url(app.settings.database.url)}")
 
 
 @cli.command("import")
@@ -148,7 +149,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     from reports.stats import stats_object
 
     try:
-        with store.snapshot(app.engine) as conn:
+        with snapshot(app.engine) as conn:
             obj = stats_object(conn, app.settings, date_from, date_to)
     except ValueError as exc:
         raise UsageError(f"{exc}; give --from on or before --to") from None
@@ -208,9 +209,9 @@ def collect(app: App) -> None:
 
     Example: hashmon collect   (with HASHMON_X_BEARER_TOKEN set in the environment)
     """
-    from jobs import tasks
+    from jobs import passes
 
-    click.echo(tasks.describe_pass(tasks.collect(app.settings, app.engine)))
+    click.echo(passes.describe_pass(passes.collect(app.settings, app.engine)))
 
 
 @cli.command()
@@ -222,9 +223,9 @@ def backfill(app: App, since: dt.date, until: dt.date) -> None:
 
     Example: hashmon backfill --since 2017-06-05 --until 2017-06-11
     """
-    from jobs import tasks
+    from jobs import passes
 
-    click.echo(tasks.describe_pass(tasks.backfill(app.settings, app.engine, since, until)))
+    click.echo(passes.describe_pass(passes.backfill(app.settings, app.engine, since, until)))
 
 
 @cli.command("refresh-metrics")
@@ -240,9 +241,9 @@ def refresh_metrics(app: App, since: dt.date | None) -> None:
 
     Example: hashmon refresh-metrics --since 2017-06-12
     """
-    from jobs import tasks
+    from jobs import passes
 
-    click.echo(tasks.describe_refresh(tasks.refresh_metrics(app.settings, app.engine, since)))
+    click.echo(passes.describe_refresh(passes.refresh_metrics(app.settings, app.engine, since)))
 
 
 @cli.command()

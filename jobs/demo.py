@@ -1,7 +1,7 @@
 """``hashmon demo``: the whole campaign, simulated offline, through the live pipeline.
 
 A fresh embedded SQLite database, the seeded simulated source, and a clock that moves
-through the campaign hour by hour: every hour a collect pass (the same ``tasks.collect``
+through the campaign hour by hour: every hour a collect pass (the same ``passes.collect``
 that ``hashmon run`` calls), every few hours a metrics refresh, then every daily report
 and the summary, each marked as simulated.
 """
@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs import tasks
+from jobs import passes
 from jobs.reporting import write_campaign_reports
-from monitor import store
 from monitor.config import Database, Reports, Settings
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
+from monitor.store.engine import make_engine
+from monitor.store.writes import stored_counts
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -76,7 +77,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(settings, out, seed)
     _fresh_database(out / DEMO_DB)
-    engine = store.make_engine(settings.database.url)
+    engine = make_engine(settings.database.url)
     campaign = simulate_campaign(settings, seed=seed)
     clock = campaign.span_start_at
     source = SimulatedSource(campaign, clock=clock)
@@ -88,10 +89,10 @@ def run_demo(
     try:
         while clock <= end:
             source.now = clock
-            tasks.collect(settings, engine, source=source, now=clock)
+            passes.collect(settings, engine, source=source, now=clock)
             result.passes += 1
             if clock >= next_refresh:
-                tasks.refresh_metrics(settings, engine, now=clock, source=source)
+                passes.refresh_metrics(settings, engine, now=clock, source=source)
                 result.refreshes += 1
                 next_refresh += REFRESH_EVERY
             if clock.astimezone(settings.campaign.tz).hour == 0:
@@ -102,7 +103,7 @@ def run_demo(
         result.reports += written.files
         result.index = written.index
         with engine.connect() as conn:
-            result.posts = store.stored_counts(conn)["posts"]
+            result.posts = stored_counts(conn)["posts"]
     finally:
         engine.dispose()
     result.seconds = time.perf_counter() - started

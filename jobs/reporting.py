@@ -18,9 +18,9 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from monitor import store
 from monitor.config import Settings
-from monitor.errors import HashmonError, db_detail
+from monitor.errors import HashmonError
+from monitor.store.runs import recorded_run
 from monitor.times import utc_text
 
 Which = Literal["daily", "summary"]
@@ -127,25 +127,5 @@ def _record(
     ``now`` stamps the run (its start and end); the wall clock when None.
     """
     stamp = utc_text(now) if now is not None else None
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, "report", started_at=stamp)
-    status, message = "ok", what
-    try:
+    with recorded_run(engine, "report", what, started_at=stamp, finished_at=stamp):
         return write()
-    except HashmonError as exc:
-        status, message = "failed", f"{what}: {exc}"
-        raise
-    except BaseException as exc:
-        # one line: a database error's text would carry its SQL statement and parameters
-        status, message = "failed", f"{what}: {type(exc).__name__}: {db_detail(exc)}"
-        raise
-    finally:
-        with store.writing(engine) as conn:
-            store.finish_run(
-                conn,
-                run_id,
-                status,
-                errors=0 if status == "ok" else 1,
-                message=message,
-                finished_at=stamp,
-            )

@@ -36,10 +36,10 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import reporting, tasks
-from monitor import store
+from jobs import passes, reporting
 from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
+from monitor.store.engine import make_engine
 from monitor.times import local_at
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ STOP_GRACE_SECONDS = 10.0  # after a signal, how long a running job gets to reac
 
 def _open(config_path: str | None, database_url: str | None) -> tuple[Settings, Engine]:
     settings = load_settings(config_path, database_url)
-    return settings, store.make_engine(settings.database.url)
+    return settings, make_engine(settings.database.url)
 
 
 def _run_job(name: str, config_path: str | None, database_url: str | None, work: Any) -> None:
@@ -85,7 +85,7 @@ def collect_job(config_path: str | None, database_url: str | None) -> None:
     """Scheduled: one collection pass."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        result = tasks.collect(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        result = passes.collect(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
         log.info(
             "collect: %d requests, %d posts read, %d new%s",
             result.requests,
@@ -101,7 +101,7 @@ def refresh_job(config_path: str | None, database_url: str | None) -> None:
     """Scheduled: refresh the counts of recent posts."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        result = tasks.refresh_metrics(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        result = passes.refresh_metrics(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
         log.info("refresh-metrics: %d requests, %d posts read", result.requests, result.posts_read)
 
     _run_job(REFRESH, config_path, database_url, work)
@@ -346,13 +346,13 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
     """
     if settings.source.kind == "x":
         bearer_token()  # no token: say so now (exit 2), not in a log every 15 minutes
-    tasks.STOP.clear()
-    engine = store.make_engine(settings.database.url)
+    passes.STOP.clear()
+    engine = make_engine(settings.database.url)
     scheduler = build_scheduler(settings, engine)
 
     def stop(signum: int, _frame: Any) -> None:
         log.warning("%s received: stopping", signal.Signals(signum).name)
-        tasks.STOP.set()
+        passes.STOP.set()
         # shut down from another thread: this handler may interrupt the scheduler's own loop
         threading.Thread(target=_shutdown, args=(scheduler,), daemon=True).start()
 

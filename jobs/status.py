@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
-from jobs import tasks
 from jobs.schedule import stored_next_run_times
-from monitor import lease, store
+from monitor import lease
+from monitor.budget import month_posts_read
 from monitor.config import TOKEN_ENV, Settings
+from monitor.store.engine import display_url
+from monitor.store.schema import Checkpoint, CollectionRun
 from monitor.times import month_start, utc_text
 
 LAST_RUNS = 10
@@ -64,7 +66,7 @@ def status_object(
     ``gaps`` (outages longer than the search window) and ``lease`` (a pass in progress).
     """
     now = now or dt.datetime.now(dt.UTC)
-    runs_t = store.CollectionRun
+    runs_t = CollectionRun
     with engine.connect() as conn:
         runs = conn.execute(
             select(runs_t.__table__)
@@ -103,17 +105,15 @@ def status_object(
                 "pass_oldest_id": c.pass_oldest_id,
                 "updated_at": c.updated_at,
             }
-            for c in conn.execute(
-                select(store.Checkpoint.__table__).order_by(store.Checkpoint.name)
-            ).all()
+            for c in conn.execute(select(Checkpoint.__table__).order_by(Checkpoint.name)).all()
         ]
-    used = tasks.month_posts_read(engine, now)
+    used = month_posts_read(engine, now)
     cap = settings.x.monthly_post_cap
     price = settings.x.price_per_post_read
     held = lease.read_lease(engine)
     active = held is not None and held.expires_at >= utc_text(now)
     return {
-        "database": store.display_url(settings.database.url),
+        "database": display_url(settings.database.url),
         "source": {
             "kind": settings.source.kind,
             "token": ("set" if os.environ.get(TOKEN_ENV, "").strip() else "missing")

@@ -17,9 +17,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
-from monitor import reader, store
+from monitor import reader
 from monitor.errors import ImportFileError
 from monitor.normalize import AuthorRecord, PageRecords, PostRecord
+from monitor.store.engine import writing
+from monitor.store.runs import recorded_run
+from monitor.store.schema import ImportedFile
+from monitor.store.writes import ImportWriter
 from monitor.times import now_text
 
 
@@ -148,16 +152,21 @@ def import_files(
         _check_readable(path)
     result = ImportResult(files=[])
     seen_at = now_text()
-    with _gc_paused(), store.writing(engine) as conn:
-        run_id = store.start_run(conn, "import", seen_at)
-        result.run_id = run_id
-        writer = store.ImportWriter(conn, run_id=run_id, seen_at=seen_at)
+    what = f"import of {len(files)} file(s)"
+    with (
+        _gc_paused(),
+        writing(engine) as conn,
+        # in the import's one transaction: a refused file leaves no run either
+        recorded_run(conn, "import", what, started_at=seen_at) as run,
+    ):
+        result.run_id = run.run_id
+        writer = ImportWriter(conn, run_id=run.run_id, seen_at=seen_at)
         done_hashes: set[str] = set()
 
         def known(digest: str) -> bool:
             return digest in done_hashes or (
                 conn.execute(
-                    select(store.ImportedFile.sha256).where(store.ImportedFile.sha256 == digest)
+                    select(ImportedFile.sha256).where(ImportedFile.sha256 == digest)
                 ).first()
                 is not None
             )
@@ -169,33 +178,27 @@ def import_files(
                 continue
             done_hashes.add(digest)
             conn.execute(
-                store.ImportedFile.__table__.insert().values(
+                ImportedFile.__table__.insert().values(
                     sha256=digest,
                     path=str(path),
-                    run_id=run_id,
+                    run_id=run.run_id,
                     imported_at=seen_at,
                     pages=fr.pages,
                     posts=fr.posts_seen,
                 )
             )
         writer.finish()
-        store.finish_run(
-            conn,
-            run_id,
-            "ok",
-            pages=result.total("pages"),
-            posts_read=result.total("posts_seen"),
-            posts_new=result.total("new"),
-            posts_updated=result.total("updated"),
-            errors=sum(len(f.skipped) for f in result.files),
-            message=f"import of {len(files)} file(s)",
-        )
+        run.pages = result.total("pages")
+        run.posts_read = result.total("posts_seen")
+        run.new = result.total("new")
+        run.updated = result.total("updated")
+        run.skipped = sum(len(f.skipped) for f in result.files)
     return result
 
 
 def _import_file(
     conn: Connection,
-    writer: store.ImportWriter,
+    writer: ImportWriter,
     path: Path,
     known: Callable[[str], bool],
     skip_bad_lines: bool,
@@ -242,7 +245,7 @@ def _import_file(
 
 
 def _import_one(
-    writer: store.ImportWriter,
+    writer: ImportWriter,
     path: Path,
     pages: Iterator[tuple[int, PageRecords | str]],
     fr: FileResult,

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import Engine, Row, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
 
-from monitor import store
-from monitor.errors import DatabaseError, HashmonError, PassStopped, SourceError, db_detail
+from monitor.budget import spent
 from monitor.normalize import (
     PageError,
     PageRecords,
@@ -28,23 +24,17 @@ from monitor.normalize import (
     parse_created_at,
 )
 from monitor.sources.base import Page, SinceIdTooOld, Source, page_id_range
-from monitor.times import from_epoch_us, now_text, utc_text
+from monitor.store.engine import writing
+from monitor.store.runs import Tally, read_checkpoint, recorded_run, save_checkpoint
+from monitor.store.schema import Post
+from monitor.store.writes import store_batch
+from monitor.times import from_epoch_us, utc_text
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class PassResult:
-    run_id: int
-    pages: int = 0
-    posts_read: int = 0
-    new: int = 0
-    updated: int = 0
-    requests: int = 0
-    gap: tuple[str | None, str | None] | None = None
-    stopped_early: str | None = None  # why the pass stopped before the end, if it did
-    skipped: int = 0  # items of pages that could not be used (see usable_records)
-    first_problem: str | None = None
+class PassResult(Tally):
+    """What a collect or backfill pass did (its run's counts)."""
 
 
 def _id_key(i: str) -> tuple[int, str]:
@@ -94,25 +84,6 @@ def newer(a: str | None, b: str | None) -> str | None:
     return max(a, b, key=_id_key)
 
 
-def read_checkpoint(engine: Engine, name: str) -> Row | None:
-    """Return the checkpoint row of a source (columns as attributes), or None."""
-    # a Core connection returns column rows, not ORM objects: row[0] would be the name
-    with engine.connect() as conn:
-        return conn.execute(
-            select(store.Checkpoint.__table__).where(store.Checkpoint.name == name)
-        ).first()
-
-
-def _save_checkpoint(conn, name: str, **values: str | None) -> None:
-    table = store.Checkpoint.__table__
-    values["updated_at"] = now_text()
-    exists = conn.execute(select(table.c.name).where(table.c.name == name)).first()
-    if exists:
-        conn.execute(table.update().where(table.c.name == name).values(**values))
-    else:
-        conn.execute(table.insert().values(name=name, **values))
-
-
 def _oldest_created(page: Page) -> str | None:
     data = page.get("data") or []
     times = [
@@ -121,66 +92,6 @@ def _oldest_created(page: Page) -> str | None:
         if isinstance(i, dict) and (ms := parse_created_at(i.get("created_at"))) is not None
     ]
     return utc_text(from_epoch_us(min(times))) if times else None
-
-
-@contextmanager
-def recorded_run(engine: Engine, source: Source, result: Any, what: str) -> Iterator[None]:
-    """Run the block as one recorded run, and close its ``collection_runs`` row whatever happens.
-
-    ``result`` (a PassResult or RefreshResult) carries the run's id and counts; ``what``
-    names the work in messages. A PassStopped ends the run early without failing it;
-    any other failure is re-raised as one line (DatabaseError or SourceError; the SQL
-    statement and its parameters, post text, never reach a message).
-    """
-    start_requests = source.requests
-    status, message = "ok", None
-    try:
-        yield
-    except PassStopped as exc:
-        # between pages: what is stored stays stored and the checkpoint says where to resume
-        result.stopped_early = str(exc)
-        status, message = exc.status, str(exc)
-    except HashmonError as exc:
-        status, message = "failed", str(exc)
-        raise
-    except SQLAlchemyError as exc:
-        status, message = "failed", f"database failure: {db_detail(exc)}"
-        raise DatabaseError(
-            f"{what} stopped by a {message}; what was stored stays stored and the next "
-            "pass resumes: check the database"
-        ) from exc
-    except Exception as exc:
-        status, message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-        raise SourceError(f"{what} failed: {message}") from exc
-    except BaseException as exc:
-        # Ctrl-C or SystemExit mid-pass: without this the run would be recorded as "ok"
-        status, message = (
-            "interrupted",
-            f"interrupted ({type(exc).__name__}); the next pass resumes",
-        )
-        raise
-    finally:
-        result.requests = source.requests - start_requests
-        if result.stopped_early and status == "ok":
-            status, message = "stopped", result.stopped_early
-        if result.skipped and message is None:
-            message = f"skipped {result.skipped} unusable item(s), first: {result.first_problem}"
-        gap = getattr(result, "gap", None)
-        with store.writing(engine) as conn:
-            store.finish_run(
-                conn,
-                result.run_id,
-                status,
-                requests=result.requests,
-                pages=result.pages,
-                posts_read=result.posts_read,
-                posts_new=result.new,
-                posts_updated=result.updated,
-                errors=(0 if status in ("ok", "stopped", "interrupted") else 1) + result.skipped,
-                message=message,
-                gap_from=gap[0] if gap else None,
-                gap_to=gap[1] if gap else None,
-            )
 
 
 def collect_pass(
@@ -202,10 +113,15 @@ def collect_pass(
     stored and the checkpoint stays where a rerun resumes correctly.
     """
     seen_at = utc_text(now or dt.datetime.now(dt.UTC))
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, kind, seen_at)
-    result = PassResult(run_id=run_id)
-    with recorded_run(engine, source, result, "collection"):
+    result = PassResult()
+    with recorded_run(
+        engine,
+        kind,
+        "collection",
+        started_at=seen_at,
+        tally=result,
+        requests=lambda: source.requests,
+    ):
         cp = read_checkpoint(engine, source.name)
         base = cp.newest_id if cp else None
         if cp is not None and cp.pass_oldest_id is not None:
@@ -235,9 +151,7 @@ def _created_text(engine: Engine, platform: str, post_id: str | None) -> str | N
         return None
     with engine.connect() as conn:
         ms = conn.execute(
-            select(store.Post.created_at_us).where(
-                store.Post.platform == platform, store.Post.id == post_id
-            )
+            select(Post.created_at_us).where(Post.platform == platform, Post.id == post_id)
         ).scalar()
     if ms is None:
         return None
@@ -254,6 +168,45 @@ def _pages(
         log.warning("checkpoint %s is beyond the search window; collecting what it holds", since_id)
         result.gap = (_created_text(engine, source.platform, since_id), None)
         yield from source.search(since_id=None, until_id=until_id)
+
+
+def store_pages(
+    engine: Engine,
+    pages: Iterable[Page],
+    platform: str,
+    result: Tally,
+    seen_at: str,
+    *,
+    also: Callable[[Connection, Page], None] | None = None,
+) -> Iterator[tuple[Page, PageRecords]]:
+    """Store each page's usable records in a transaction of its own; yield it once committed.
+
+    The one page-storing loop of collect, backfill and refresh. ``also(conn, page)``
+    writes more in the page's transaction (a pass's checkpoint). ``result`` counts
+    pages, posts read, new and already-stored posts, and what could not be used.
+    """
+    for page in pages:
+        records, problems = usable_records(page, platform)
+        if problems:
+            result.skipped += len(problems)
+            result.first_problem = result.first_problem or problems[0]
+            log.warning(
+                "skipped %d unusable item(s) of page %d: %s",
+                len(problems),
+                result.pages + 1,
+                problems[0],
+            )
+        with writing(engine) as conn:
+            new, updated = store_batch(
+                conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
+            )
+            if also is not None:
+                also(conn, page)
+        result.pages += 1
+        result.posts_read += len(records.posts)
+        result.new += new
+        result.updated += updated
+        yield page, records
 
 
 def _run_chain(
@@ -273,52 +226,37 @@ def _run_chain(
     recorded, so a crash during the resume still ends with the right checkpoint.
     """
     chain_newest: str | None = keep_newest
-    for page in _pages(engine, source, since_id, until_id, result):
-        records, problems = usable_records(page, source.platform)
-        if problems:
-            result.skipped += len(problems)
-            result.first_problem = result.first_problem or problems[0]
-            log.warning(
-                "skipped %d unusable item(s) of page %d: %s",
-                len(problems),
-                result.pages + 1,
-                problems[0],
-            )
+
+    def checkpoint(conn: Connection, page: Page) -> None:
+        nonlocal chain_newest
         # a checkpoint must be an id X accepts back: never whatever a bad page claimed
         newest, oldest = (_digit_string(i) for i in page_id_range(page))
         chain_newest = newer(chain_newest, newest)
-        with store.writing(engine) as conn:
-            new, updated = store.store_batch(
-                conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
+        if oldest is not None:
+            save_checkpoint(
+                conn,
+                source.name,
+                newest_id=since_id,
+                pass_newest_id=chain_newest,
+                pass_oldest_id=oldest,
             )
-            if oldest is not None:
-                _save_checkpoint(
-                    conn,
-                    source.name,
-                    newest_id=since_id,
-                    pass_newest_id=chain_newest,
-                    pass_oldest_id=oldest,
-                )
-        result.pages += 1
-        result.posts_read += len(records.posts)
-        result.new += new
-        result.updated += updated
+
+    pages = _pages(engine, source, since_id, until_id, result)
+    for page, records in store_pages(
+        engine, pages, source.platform, result, seen_at, also=checkpoint
+    ):
         if result.gap is not None:
             # pages come newest first: the last page's oldest post closes the gap
             result.gap = (result.gap[0], _oldest_created(page) or result.gap[1])
         if on_page is not None:
             on_page(len(records.posts))
-        if budget is not None and result.posts_read >= budget:
-            # a fetched page is paid for, so it is stored; asking for another is not.
-            # (XSource also shrinks its last request so it never crosses the cap.)
-            result.stopped_early = (
-                f"stopped at the monthly post cap: {result.posts_read} posts read this pass"
-            )
-            log.warning(result.stopped_early)
+        # (XSource also shrinks its last request so it never crosses the cap)
+        if (why := spent(budget, result.posts_read)) is not None:
+            result.stopped_early = why
             return  # the markers stay: the next pass (next month) resumes below this page
     if chain_newest is not None or since_id is not None:
-        with store.writing(engine) as conn:
-            _save_checkpoint(
+        with writing(engine) as conn:
+            save_checkpoint(
                 conn,
                 source.name,
                 newest_id=newer(since_id, chain_newest),

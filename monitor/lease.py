@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text
 
-from monitor import store
 from monitor.errors import LockedError
+from monitor.store import schema
+from monitor.store.engine import writing
 from monitor.times import utc_text
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def _holder_is_dead(holder: str) -> bool:
 
 def read_lease(engine: Engine, name: str = COLLECTOR) -> LeaseRow | None:
     """Return the lease row ``name`` (held or expired), or None if never taken."""
-    table = store.Lease.__table__
+    table = schema.Lease.__table__
     with engine.connect() as conn:
         row = conn.execute(
             select(table.c.name, table.c.holder, table.c.expires_at).where(table.c.name == name)
@@ -104,7 +105,7 @@ class Lease:
         """Return None having taken the lease (free, expired or ours), else the holder's row."""
         now, expires = self._times()
         params = {"name": self.name, "holder": self.holder, "now": now, "expires": expires}
-        with store.writing(self.engine) as conn:
+        with writing(self.engine) as conn:
             taken = conn.execute(
                 text(
                     "UPDATE leases SET holder = :holder, expires_at = :expires "
@@ -125,17 +126,19 @@ class Lease:
                     text("SELECT name, holder, expires_at FROM leases WHERE name = :name"),
                     params,
                 ).first()
-                if row is not None and _holder_is_dead(row[1]):
+                if row is not None and _holder_is_dead(row.holder):
                     # the holder died on this host: take over now rather than wait for expiry
                     taken = conn.execute(
                         text(
                             "UPDATE leases SET holder = :holder, expires_at = :expires "
                             "WHERE name = :name AND holder = :old"
                         ),
-                        {**params, "old": row[1]},
+                        {**params, "old": row.holder},
                     ).rowcount
                     if taken:
-                        log.warning("took over the %s lease of dead process %s", self.name, row[1])
+                        log.warning(
+                            "took over the %s lease of dead process %s", self.name, row.holder
+                        )
         if taken:
             self.taken = True
             return None
@@ -173,7 +176,7 @@ class Lease:
     def renew(self) -> None:
         """Push the expiry ``seconds`` ahead; raise LockedError if the lease was lost."""
         now, expires = self._times()
-        with store.writing(self.engine) as conn:
+        with writing(self.engine) as conn:
             kept = conn.execute(
                 text(
                     "UPDATE leases SET expires_at = :expires "
@@ -192,7 +195,7 @@ class Lease:
         """Give the lease up (only if still ours)."""
         if not self.taken:
             return
-        with store.writing(self.engine) as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 text("DELETE FROM leases WHERE name = :name AND holder = :holder"),
                 {"name": self.name, "holder": self.holder},

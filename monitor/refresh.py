@@ -1,6 +1,6 @@
 """Refresh engagement counts: look stored posts up again and append what the API says now.
 
-Each lookup page is one more sighting of its posts, stored through ``store.store_batch``,
+Each lookup page is one more sighting of its posts, stored through ``store_batch``,
 so counts follow METRICS.md (latest observation wins, a missing count keeps its value)
 and content and first-sighting followers never change. Retweets are skipped: their
 counts belong to their originals. One lookup request (up to ``lookup_batch`` ids) is
@@ -16,40 +16,36 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
-from monitor import store
-from monitor.collect import recorded_run, usable_records
+from monitor.budget import cut
+from monitor.collect import store_pages
 from monitor.sources.base import Source
+from monitor.store.runs import Tally, recorded_run
+from monitor.store.schema import Post
 from monitor.times import epoch_us, utc_text
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class RefreshResult:
-    run_id: int
+class RefreshResult(Tally):
+    """What a refresh did; ``posts_read`` counts the posts the API returned (deleted or
+    protected ones are not)."""
+
     candidates: int = 0  # stored posts due a refresh
     asked: int = 0  # ids sent in lookups (the budget may cut candidates)
-    posts_read: int = 0  # posts the API returned (deleted or protected ones are not)
-    pages: int = 0
-    new: int = 0
-    updated: int = 0
-    requests: int = 0
-    stopped_early: str | None = None
-    skipped: int = 0  # items of lookup pages that could not be used
-    first_problem: str | None = None
 
 
 def refresh_candidates(engine: Engine, platform: str, since: dt.datetime) -> list[str]:
     """Return ids of stored non-retweet posts created at or after ``since``, newest first."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(store.Post.id)
+            select(Post.id)
             .where(
-                store.Post.platform == platform,
-                store.Post.kind != "retweet",
-                store.Post.created_at_us >= epoch_us(since),
+                Post.platform == platform,
+                Post.kind != "retweet",
+                Post.created_at_us >= epoch_us(since),
             )
-            .order_by(store.Post.created_at_us.desc(), store.Post.id.desc())
+            .order_by(Post.created_at_us.desc(), Post.id.desc())
         ).scalars()
         return list(rows)
 
@@ -71,37 +67,25 @@ def refresh_metrics(
     PassStopped. Raises SourceError when the source fails for good.
     """
     seen_at = utc_text(now or dt.datetime.now(dt.UTC))
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, "refresh", seen_at)
-    result = RefreshResult(run_id=run_id)
-    with recorded_run(engine, source, result, "refresh"):
+    result = RefreshResult()
+    with recorded_run(
+        engine,
+        "refresh",
+        "refresh",
+        started_at=seen_at,
+        tally=result,
+        requests=lambda: source.requests,
+    ):
         ids = refresh_candidates(engine, source.platform, since)
         result.candidates = len(ids)
-        if budget is not None and len(ids) > budget:
-            ids = ids[: max(budget, 0)]
-            result.stopped_early = (
-                f"refreshed the newest {len(ids)} of {result.candidates} posts: the monthly "
-                "post cap allows no more"
-            )
-            log.warning(result.stopped_early)
+        ids, result.stopped_early = cut(ids, budget)
         batch = source.lookup_batch
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             result.asked += len(chunk)
-            for page in source.lookup(chunk):
-                records, problems = usable_records(page, source.platform)
-                if problems:
-                    result.skipped += len(problems)
-                    result.first_problem = result.first_problem or problems[0]
-                    log.warning("skipped %d unusable item(s): %s", len(problems), problems[0])
-                with store.writing(engine) as conn:
-                    new, updated = store.store_batch(
-                        conn, records.posts, records.authors, run_id=run_id, seen_at=seen_at
-                    )
-                result.pages += 1
-                result.posts_read += len(records.posts)
-                result.new += new
-                result.updated += updated
+            pages = store_pages(engine, source.lookup(chunk), source.platform, result, seen_at)
+            for _stored in pages:
+                pass
             if on_batch is not None:
                 on_batch(len(chunk))
     return result

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from monitor.config import Settings
-from monitor.store import snapshot_pair
+from monitor.store.engine import snapshot_pair
 from reports import charts as ch
 from reports.files import report_json, write_file, write_json
 from reports.format import report_stem

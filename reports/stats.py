@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from monitor.config import Settings
-from monitor.store import stored_counts, stream_rows
+from monitor.store.engine import stream_rows
+from monitor.store.writes import stored_counts
 from monitor.times import DAY_US, HOUR_US, day_number
 from reports.periods import Segment, offset_segments, unit_ranges
 

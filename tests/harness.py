@@ -155,7 +155,7 @@ def clean_collect(folder: Path, pages: list[dict[str, Any]]) -> dict[str, Any]:
     """Collect ``pages`` once, cleanly, into a new SQLite database in ``folder`` (one
     ``hashmon collect`` process against the fake API) and return its ``figure_snapshot``
     and ``stats --json``: the reference that interrupted or contended runs must equal."""
-    from monitor import store
+    from monitor.store.engine import make_engine
     from tests.fakex import FakeXServer
     from tests.xapi import FakeX
 
@@ -164,7 +164,7 @@ def clean_collect(folder: Path, pages: list[dict[str, Any]]) -> dict[str, Any]:
     with FakeXServer(FakeX(pages)) as server:
         result = run_hashmon(["--config", str(config), "collect"], x_env(server.url), folder)
     assert result.returncode == 0, result.stderr
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     try:
         return {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from monitor.store import Base
+from monitor.store.schema import Base
 
 _UNSET: Any = object()
 

@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from jobs.cli import cli, main
 from monitor.config import load_settings
-from monitor.store import make_engine, stored_counts
+from monitor.store.engine import make_engine
+from monitor.store.writes import stored_counts
 from reports.stats import stats_object
 
 JSONL = Path(__file__).parent / "fixtures" / "x-api-v2" / "twarc2-jsonl"

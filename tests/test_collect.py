@@ -16,13 +16,18 @@ import requests
 import responses
 from sqlalchemy import Engine, func, select
 
-from jobs import tasks
-from monitor import lease, store
-from monitor.collect import collect_pass, read_checkpoint
+from jobs import passes
+from monitor import lease
+from monitor.budget import month_posts_read
+from monitor.collect import collect_pass
 from monitor.config import Settings, X
 from monitor.errors import SourceError, UsageError
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.sources.x import TOKEN_ENV, XSource
+from monitor.store.engine import writing
+from monitor.store.runs import read_checkpoint, start_run
+from monitor.store.schema import CollectionRun, Observation, Post
+from monitor.store.writes import stored_counts
 from tests.xapi import (
     OTHER_CHAIN_FILE,
     TOKEN,
@@ -55,13 +60,13 @@ def rsps():
 def counts(engine: Engine) -> tuple[int, int]:
     """Return (stored posts, observations): equal when every post was read exactly once."""
     with engine.connect() as conn:
-        posts = conn.execute(select(func.count()).select_from(store.Post)).scalar_one()
-        seen = conn.execute(select(func.count()).select_from(store.Observation)).scalar_one()
+        posts = conn.execute(select(func.count()).select_from(Post)).scalar_one()
+        seen = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
     return posts, seen
 
 
 def runs(engine: Engine) -> list:
-    table = store.CollectionRun.__table__
+    table = CollectionRun.__table__
     with engine.connect() as conn:
         return list(conn.execute(select(table).order_by(table.c.id)).all())
 
@@ -190,22 +195,22 @@ def test_the_monthly_post_cap_stops_a_pass_before_it_is_crossed_and_next_month_r
     fake.register(rsps)
     june = dt.datetime(2017, 6, 12, 9, tzinfo=dt.UTC)
     capped = settings(monthly_post_cap=330)
-    result = tasks.collect(capped, engine, source=x_source(), now=june)
+    result = passes.collect(capped, engine, source=x_source(), now=june)
     assert result.stopped_early and "monthly post cap" in result.stopped_early
     assert [c["max_results"] for c in fake.search_calls] == ["100", "100", "100", "30"]
-    assert tasks.month_posts_read(engine, june) == 330
+    assert month_posts_read(engine, june) == 330
     assert runs(engine)[-1].status == "stopped"
 
     # still June: nothing left, so no request at all
     before = len(fake.calls)
-    again = tasks.collect(capped, engine, source=x_source(), now=june + dt.timedelta(hours=1))
+    again = passes.collect(capped, engine, source=x_source(), now=june + dt.timedelta(hours=1))
     assert again.stopped_early and len(fake.calls) == before
     assert runs(engine)[-1].requests == 0
 
     # July: a fresh cap; the pass resumes below what June stored
-    tasks.collect(capped, engine, source=x_source(), now=dt.datetime(2017, 7, 1, tzinfo=dt.UTC))
+    passes.collect(capped, engine, source=x_source(), now=dt.datetime(2017, 7, 1, tzinfo=dt.UTC))
     assert counts(engine) == (500, 500)
-    assert tasks.month_posts_read(engine, june) == 330
+    assert month_posts_read(engine, june) == 330
 
 
 def test_with_the_cap_used_up_every_kind_of_pass_asks_nothing_and_says_so(
@@ -215,14 +220,14 @@ def test_with_the_cap_used_up_every_kind_of_pass_asks_nothing_and_says_so(
     fake.register(rsps)
     june = dt.datetime(2017, 6, 12, 9, tzinfo=dt.UTC)
     capped = settings(monthly_post_cap=330, full_archive=True)
-    assert tasks.collect(capped, engine, source=x_source(), now=june).stopped_early
+    assert passes.collect(capped, engine, source=x_source(), now=june).stopped_early
     asked = len(fake.calls)
     later = june + dt.timedelta(hours=1)
     day = dt.date(2017, 6, 12)
     results = {
-        "backfill": tasks.backfill(capped, engine, day, day, source=x_source(), now=later),
-        "refresh": tasks.refresh_metrics(capped, engine, now=later, source=x_source()),
-        "collection": tasks.collect(capped, engine, source=x_source(), now=later),
+        "backfill": passes.backfill(capped, engine, day, day, source=x_source(), now=later),
+        "refresh": passes.refresh_metrics(capped, engine, now=later, source=x_source()),
+        "collection": passes.collect(capped, engine, source=x_source(), now=later),
     }
     assert len(fake.calls) == asked  # not one request once the month's posts are read
     for what, result in results.items():
@@ -240,7 +245,7 @@ def test_with_the_cap_used_up_every_kind_of_pass_asks_nothing_and_says_so(
             ("collect", "collection"),
         ]
     ]
-    assert tasks.month_posts_read(engine, later) == 330
+    assert month_posts_read(engine, later) == 330
 
 
 def test_polling_every_15_minutes_reads_each_post_once(
@@ -280,10 +285,10 @@ def test_polling_every_15_minutes_reads_each_post_once(
             created[post_id] = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         fake.publish(arrivals[i])
         before = source.requests
-        tasks.collect(cfg, sqlite_engine, source=source, now=now)
+        passes.collect(cfg, sqlite_engine, source=source, now=now)
         requests_per_pass.append(source.requests - before)
         if i % 12 == 11:  # refresh_metrics_every_minutes = 180
-            tasks.refresh_metrics(cfg, sqlite_engine, now=now, source=source)
+            passes.refresh_metrics(cfg, sqlite_engine, now=now, source=source)
     stored, _ = counts(sqlite_engine)
     read = {"collect": 0, "refresh": 0}
     lookups = 0
@@ -313,13 +318,13 @@ def test_a_stop_request_ends_the_pass_between_pages_and_the_next_pass_resumes(
     fake.register(rsps)
     stop = threading.Event()
     fake.before(2, stop.set)  # SIGTERM arrives while page 2 is on its way
-    result = tasks.collect(settings(), engine, source=x_source(), stop=stop)
+    result = passes.collect(settings(), engine, source=x_source(), stop=stop)
     assert result.stopped_early and "between pages" in result.stopped_early
     assert counts(engine) == (200, 200)
     assert (runs(engine)[-1].status, runs(engine)[-1].errors) == ("interrupted", 0)
     assert lease.read_lease(engine) is None  # released on the way out
 
-    tasks.collect(settings(), engine, source=x_source(), stop=threading.Event())
+    passes.collect(settings(), engine, source=x_source(), stop=threading.Event())
     assert counts(engine) == (500, 500)
 
 
@@ -340,7 +345,7 @@ def test_a_long_rate_limit_wait_keeps_the_lease_and_a_stop_request_cuts_it_short
 
     sleep.calls = []
     source = XSource(settings(), TOKEN, sleep=sleep, clock=lambda: 1_000_000.0)
-    result = tasks.collect(settings(), engine, source=source, stop=stop)
+    result = passes.collect(settings(), engine, source=source, stop=stop)
     # a 101 s wait, slept in half-minutes with the lease renewed in between
     assert sleep.calls == [30.0, 30.0, 30.0]
     assert expiries == sorted(expiries) and len(set(expiries)) == 3
@@ -350,14 +355,14 @@ def test_a_long_rate_limit_wait_keeps_the_lease_and_a_stop_request_cuts_it_short
 
 def test_backfill_needs_full_archive_access(engine: Engine) -> None:
     with pytest.raises(UsageError) as err:
-        tasks.backfill(Settings(), engine, dt.date(2017, 6, 12), dt.date(2017, 6, 16))
+        passes.backfill(Settings(), engine, dt.date(2017, 6, 12), dt.date(2017, 6, 16))
     assert str(err.value) == (
         "backfill needs full-archive search access (X Pro or Enterprise); "
         "set [x] full_archive = true if your account has it"
     )
     assert err.value.exit_code == 2
     with pytest.raises(UsageError, match="before --since"):
-        tasks.backfill(Settings(), engine, dt.date(2017, 6, 16), dt.date(2017, 6, 12))
+        passes.backfill(Settings(), engine, dt.date(2017, 6, 16), dt.date(2017, 6, 12))
 
 
 def test_backfill_reads_the_full_archive_page_by_page_and_a_rerun_only_what_is_newer(
@@ -368,15 +373,15 @@ def test_backfill_reads_the_full_archive_page_by_page_and_a_rerun_only_what_is_n
     fake.register(rsps)
     archive = settings(full_archive=True)
     day = dt.date(2023, 4, 7)
-    result = tasks.backfill(archive, engine, day, day)  # the source is built from settings
+    result = passes.backfill(archive, engine, day, day)  # the source is built from settings
     assert (result.pages, result.new) == (1, 500)  # full archive: up to 500 a page
     assert fake.calls[0][0].endswith("/search/all")
     assert fake.search_calls[0]["start_time"] == "2023-04-06T23:00:00Z"
-    again = tasks.backfill(archive, engine, day, day)
+    again = passes.backfill(archive, engine, day, day)
     assert (again.requests, again.posts_read) == (1, 0)
     assert fake.search_calls[-1]["since_id"] == fake.visible()[0]
     assert [(r.kind, r.status) for r in runs(engine)] == [("backfill", "ok")] * 2
-    assert tasks.month_posts_read(engine) == 500
+    assert month_posts_read(engine) == 500
 
 
 def test_a_pass_cut_short_by_the_cap_twice_still_loses_no_post(sqlite_engine) -> None:
@@ -392,7 +397,7 @@ def test_a_pass_cut_short_by_the_cap_twice_still_loses_no_post(sqlite_engine) ->
     third = collect_pass(sqlite_engine, source, now=now)
     assert first.stopped_early and second.stopped_early and not third.stopped_early
     with sqlite_engine.connect() as conn:
-        assert store.stored_counts(conn)["posts"] == expected
+        assert stored_counts(conn)["posts"] == expected
     # and nothing was read twice: every post read was new
     assert first.posts_read + second.posts_read + third.posts_read == expected
 
@@ -401,13 +406,13 @@ def test_a_run_left_running_by_a_killed_pass_is_closed_as_interrupted_by_the_nex
     sqlite_engine,
 ) -> None:
     # a SIGKILL leaves no chance to close the run: write such a row by hand, as it would be
-    with store.writing(sqlite_engine) as conn:
-        dead = store.start_run(conn, "collect", "2017-06-12T10:00:00.000000Z")
+    with writing(sqlite_engine) as conn:
+        dead = start_run(conn, "collect", "2017-06-12T10:00:00.000000Z")
     settings = Settings(source={"kind": "simulated"})
     campaign = simulate_campaign(settings, seed=3)
     source = SimulatedSource(campaign, clock=campaign.span_end_at)
-    tasks.collect(settings, sqlite_engine, source=source, now=campaign.span_end_at)
-    runs = store.CollectionRun.__table__
+    passes.collect(settings, sqlite_engine, source=source, now=campaign.span_end_at)
+    runs = CollectionRun.__table__
     with sqlite_engine.connect() as conn:
         statuses = dict(conn.execute(select(runs.c.id, runs.c.status)).all())
     assert statuses[dead] == "interrupted"

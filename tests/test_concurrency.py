@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from monitor import store
+from monitor.store.engine import make_engine
+from monitor.store.schema import Base
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
@@ -100,7 +101,7 @@ def test_two_collectors_and_a_report_at_once_never_overlap_lose_or_double_a_post
     url = make_db_url(kind, tmp_path)
     config = write_config(tmp_path / "hashmon.toml", url)
     # (three commands creating the schema at once: the test after this one)
-    store.make_engine(url).dispose()
+    make_engine(url).dispose()
     fake = FakeX(corpus_pages, published=0)
     step = CORPUS_POSTS // ROUNDS
     stored_before = 0
@@ -126,7 +127,7 @@ def test_two_collectors_and_a_report_at_once_never_overlap_lose_or_double_a_post
                 for n in ("collector A", "collector B")
             )
             assert reads == [0, len(fake.visible()) - stored_before], reads
-            engine = store.make_engine(url)
+            engine = make_engine(url)
             try:
                 snap = figure_snapshot(engine)
                 assert len(snap["posts"]) == len(fake.visible())
@@ -139,7 +140,7 @@ def test_two_collectors_and_a_report_at_once_never_overlap_lose_or_double_a_post
             _assert_consistent(report["figures"], 0, len(snap["posts"]))
             stored_before = len(snap["posts"])
         assert server.max_in_flight == 1  # the two collectors never asked X at once
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     try:
         assert figure_snapshot(engine) == reference["snapshot"]
     finally:
@@ -159,8 +160,8 @@ def test_commands_started_at_once_on_a_new_database_all_succeed(tmp_path: Path, 
         folder.mkdir()
         url = make_db_url(kind, folder)
         if kind == "postgresql":
-            engine = store.make_engine(url, create=False)
-            store.Base.metadata.drop_all(engine)  # a brand-new, empty database
+            engine = make_engine(url, create=False)
+            Base.metadata.drop_all(engine)  # a brand-new, empty database
             engine.dispose()
         env = x_env("http://127.0.0.1:9")
         procs = [start_hashmon(["--database", url, "init"], env, folder) for _ in range(6)]
@@ -177,7 +178,7 @@ def test_stats_read_while_a_pass_writes_is_one_consistent_moment(
 ) -> None:
     url = make_db_url(kind, tmp_path)
     config = write_config(tmp_path / "hashmon.toml", url)
-    store.make_engine(url).dispose()
+    make_engine(url).dispose()
     reads = partial = 0
     with FakeXServer(FakeX(corpus_pages), delay=0.05) as server:
         collector = start_hashmon(["--config", str(config), "collect"], x_env(server.url), tmp_path)
@@ -208,7 +209,7 @@ def test_the_scheduler_and_a_manual_collect_together_never_overlap_or_double(
     config = write_config(
         tmp_path / "hashmon.toml", url, extra="\n[schedule]\ncollect_every_minutes = 1\n"
     )
-    store.make_engine(url).dispose()
+    make_engine(url).dispose()
     with FakeXServer(FakeX(corpus_pages), delay=0.04) as server:
         env = x_env(server.url)
         scheduler = start_hashmon(["--config", str(config), "-v", "run"], env, tmp_path)
@@ -221,7 +222,7 @@ def test_the_scheduler_and_a_manual_collect_together_never_overlap_or_double(
                 start_hashmon(["--config", str(config), "collect"], env, tmp_path)
             )
             _assert_clean_exit("manual collect", code, out, err)
-            engine = store.make_engine(url)
+            engine = make_engine(url)
             deadline = time.monotonic() + 60
             try:
                 while time.monotonic() < deadline:

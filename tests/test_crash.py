@@ -33,10 +33,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from bench.twarc import write_twarc_jsonl
-from monitor import store
 from monitor.config import API_BASE_ENV, Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.sources.x import TOKEN_ENV
+from monitor.store.engine import make_engine
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
@@ -181,7 +181,7 @@ def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
         assert proc.returncode == 0, err
         requests = server.arrived
         assert requests == len(corpus) // 100
-        engine = store.make_engine(url)
+        engine = make_engine(url)
         reference = {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
         engine.dispose()
         assert reference["snapshot"]["observations"] == len(corpus)
@@ -204,7 +204,7 @@ def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
                 time.sleep(rng.uniform(0, per_page))
             tally.trials += 1
             tally.killed += _kill(proc)
-            engine = store.make_engine(url)
+            engine = make_engine(url)
             try:
                 tally.left_interrupted += _assert_checkpoint_trustworthy(engine, corpus)
                 assert cli_main(["--config", str(config), "collect"]) == 0
@@ -275,7 +275,7 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
     _, err = proc.communicate(timeout=300)
     duration = time.monotonic() - started
     assert proc.returncode == 0, err
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     reference = {
         "snapshot": figure_snapshot(engine),
         "stats": stats_json(url),
@@ -296,7 +296,7 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
             proc.wait(timeout=rng.uniform(low, duration))
         tally.trials += 1
         tally.killed += _kill(proc)
-        engine = store.make_engine(url)
+        engine = make_engine(url)
         try:
             # one transaction: a killed import stored nothing at all, or everything
             left = _runs(engine)

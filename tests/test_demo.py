@@ -13,7 +13,7 @@ from jobs.cli import main
 from jobs.demo import DEMO_DB
 from monitor.config import Settings
 from monitor.sources.simulated import simulate_campaign
-from monitor.store import make_engine
+from monitor.store.engine import make_engine
 from reports.stats import stats_object
 
 FORMATS = (".html", ".json", ".xlsx", ".pdf")

@@ -26,11 +26,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from jobs import schedule, tasks
-from monitor import store
-from monitor.collect import read_checkpoint
+from jobs import passes, schedule
+from monitor.budget import month_posts_read
 from monitor.config import Settings, X
 from monitor.sources.x import XSource
+from monitor.store.engine import make_engine
+from monitor.store.runs import read_checkpoint
 from tests.conftest import PG_ADMIN_URL, make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
@@ -88,7 +89,7 @@ def assert_checkpoint_matches_store(engine: Engine, corpus: list[str]) -> None:
 
 
 def assert_equal_to_reference(url: str, reference: dict[str, Any]) -> None:
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     try:
         assert figure_snapshot(engine) == reference["snapshot"]
     finally:
@@ -163,7 +164,7 @@ def test_postgresql_connection_killed_between_pages(
     url = make_db_url("postgresql", tmp_path)
     name = url.rsplit("/", 1)[1]
     config = write_config(tmp_path / "hashmon.toml", url)
-    store.make_engine(url).dispose()
+    make_engine(url).dispose()
     fake = FakeX(corpus_pages)
 
     def cut() -> None:
@@ -185,7 +186,7 @@ def test_postgresql_connection_killed_between_pages(
             else:
                 assert_one_line_error(result, "database")
                 _pg_admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-                engine = store.make_engine(url)
+                engine = make_engine(url)
                 assert_checkpoint_matches_store(engine, list(fake.posts))
                 engine.dispose()
                 rerun = run_hashmon(
@@ -240,7 +241,7 @@ def test_a_full_disk_mid_pass_fails_in_one_line_and_the_rerun_completes_the_data
         db = small / "hashmon.db"
         url = f"sqlite:///{db}"
         config = write_config(tmp_path / "hashmon.toml", url)
-        store.make_engine(url).dispose()
+        make_engine(url).dispose()
         env = x_env(server.url)
         args = ["--config", str(config), "collect"]
         if mounted:
@@ -249,7 +250,7 @@ def test_a_full_disk_mid_pass_fails_in_one_line_and_the_rerun_completes_the_data
             result = run_limited(args, env, tmp_path, 400 * 1024)
         line = assert_one_line_error(result, "database")
         assert "full" in line or "I/O" in line, line
-        engine = store.make_engine(url)
+        engine = make_engine(url)
         assert_checkpoint_matches_store(engine, list(fake.posts))
         engine.dispose()
         # the user frees space (here: moves the database somewhere roomier) and reruns
@@ -273,7 +274,7 @@ def test_a_full_disk_while_writing_a_report_leaves_the_previous_files_whole(
     small = tmp_path / "reports"
     # a copy of the reference database, and a first report that fits
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     with FakeXServer(FakeX(simulated_pages(CORPUS, seed=5))) as server:
         assert (
             run_hashmon(["--database", url, "collect"], x_env(server.url), tmp_path).returncode == 0
@@ -306,7 +307,7 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_and_writes_nothing(
     tmp_path: Path, reference: dict[str, Any]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    store.make_engine(url).dispose()
+    make_engine(url).dispose()
     env = x_env("http://127.0.0.1:9")
     locked = tmp_path / "locked"
     with tmpfs(locked, "1m", readonly=True) as mounted:
@@ -337,7 +338,7 @@ def test_a_scheduled_report_that_cannot_be_written_logs_one_line_not_a_traceback
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "cannot write reports to" in errors[0].getMessage()
     assert errors[0].exc_info is None
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     with engine.connect() as conn:
         run = conn.execute(text("SELECT kind, status, message FROM collection_runs")).one()
     engine.dispose()
@@ -357,13 +358,13 @@ def test_the_clock_jumping_back_between_passes_loses_and_doubles_nothing(engine:
         def source() -> XSource:
             return XSource(live, TOKEN, sleep=lambda s: None)
 
-        tasks.collect(live, engine, source=source(), now=t)
+        passes.collect(live, engine, source=source(), now=t)
         fake.publish(300)
         # the machine's clock is set back three hours (NTP, a VM restored, DST done wrong)
-        second = tasks.collect(live, engine, source=source(), now=t - dt.timedelta(hours=3))
+        second = passes.collect(live, engine, source=source(), now=t - dt.timedelta(hours=3))
         assert second.new == 300
         fake.metric_bump = 7  # counts moved since
-        refreshed = tasks.refresh_metrics(
+        refreshed = passes.refresh_metrics(
             live,
             engine,
             dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
@@ -380,4 +381,4 @@ def test_the_clock_jumping_back_between_passes_loses_and_doubles_nothing(engine:
     # the latest sighting wins, though its timestamp is the earliest of the three
     for post_id, _kind, likes in refreshable:
         assert likes == fake.posts[post_id]["public_metrics"]["like_count"] + 7
-    assert tasks.month_posts_read(engine, t) == 500 + len(refreshable)
+    assert month_posts_read(engine, t) == 500 + len(refreshable)

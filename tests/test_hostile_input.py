@@ -28,13 +28,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from jobs.cli import main
-from monitor import store
 from monitor.archive import import_files
-from monitor.collect import collect_pass, read_checkpoint
+from monitor.collect import collect_pass
 from monitor.config import Settings, X
 from monitor.errors import HashmonError, ImportFileError
 from monitor.sources.base import Page, Source
 from monitor.sources.x import XSource
+from monitor.store.engine import make_engine
+from monitor.store.runs import read_checkpoint
 from tests.fakex import FakeXServer
 from tests.pages import dump_tables
 from tests.xapi import TOKEN, FakeX, read_pages
@@ -473,7 +474,7 @@ BROKEN_BODIES = st.one_of(
 def test_a_broken_api_page_fails_the_pass_without_losing_a_post_and_the_next_pass_gets_all(
     files: Files, body: str, cut: int
 ) -> None:
-    sqlite_engine = store.make_engine(f"sqlite:///{files.write(b'', '.db')}")
+    sqlite_engine = make_engine(f"sqlite:///{files.write(b'', '.db')}")
     fake = FakeX(read_pages(), published=300)  # three pages of 100
     full = json.dumps(
         fake._search({"max_results": "100", "next_token": f"next-{fake.visible()[99]}"})[1]

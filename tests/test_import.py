@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor import reader, store
+from monitor import reader
 from monitor.archive import describe, import_files
 from monitor.config import Campaign, Settings
 from monitor.errors import ImportFileError
+from monitor.store.engine import make_engine
+from monitor.store.schema import Author, Observation, Post
+from monitor.store.writes import stored_counts
 from reports.stats import stats_object
 from tests.pages import counts, dump_tables, page, post, user, write_jsonl
 
@@ -68,7 +71,7 @@ def reader_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 def content(engine: Engine) -> dict:
     """What an import stores, without when it stored it: posts, authors, observations."""
-    posts, authors, obs = store.Post.__table__, store.Author.__table__, store.Observation.__table__
+    posts, authors, obs = Post.__table__, Author.__table__, Observation.__table__
     skip = {"first_seen_at", "last_seen_at", "first_run_id", "updated_at"}
     with engine.connect() as conn:
         return {
@@ -110,7 +113,7 @@ def gzipped(source: Path, dest: Path) -> Path:
 
 def stored_posts(engine: Engine) -> int:
     with engine.connect() as conn:
-        return store.stored_counts(conn)["posts"]
+        return stored_counts(conn)["posts"]
 
 
 # --- idempotence ----------------------------------------------------------------------------
@@ -137,7 +140,7 @@ def test_a_file_named_twice_in_one_import_is_imported_once(engine: Engine, tmp_p
         "total: 5 pages, 500 posts seen, 500 new, 0 updated",
     ]
     with engine.connect() as conn:
-        assert len(conn.execute(select(store.Observation.seq)).all()) == 500
+        assert len(conn.execute(select(Observation.seq)).all()) == 500
 
 
 def test_overlapping_files_report_new_and_updated_posts(engine: Engine) -> None:
@@ -159,10 +162,8 @@ def test_later_files_and_later_lines_give_the_latest_counts(engine: Engine, tmp_
     b = write_jsonl(tmp_path / "b.jsonl", page(post("1", metrics=counts(like=2))))
     import_files(engine, [a, b])
     with engine.connect() as conn:
-        assert conn.execute(select(store.Post.like_count)).scalar_one() == 2
-        likes = conn.execute(
-            select(store.Observation.like_count).order_by(store.Observation.seq)
-        ).scalars()
+        assert conn.execute(select(Post.like_count)).scalar_one() == 2
+        likes = conn.execute(select(Observation.like_count).order_by(Observation.seq)).scalars()
         assert list(likes) == [5, 6, 4, 2]
 
 
@@ -305,7 +306,7 @@ def test_skip_bad_lines_still_refuses_a_users_archive(engine: Engine) -> None:
     ],
 )
 def test_gzipped_files_import_identically(engine: Engine, tmp_path: Path, names: list[str]) -> None:
-    plain_engine = store.make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    plain_engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
     try:
         import_files(plain_engine, [JSONL / n for n in names])
         want = content(plain_engine)

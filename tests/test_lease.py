@@ -15,11 +15,13 @@ import pytest
 import responses
 from sqlalchemy import Engine, func, select
 
-from jobs import tasks
-from monitor import lease, store
+from jobs import passes
+from monitor import lease
 from monitor.config import Settings, X
 from monitor.errors import LockedError
 from monitor.sources.x import XSource
+from monitor.store.engine import make_engine
+from monitor.store.schema import Observation
 from tests.xapi import TOKEN, FakeX, read_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +105,7 @@ def test_a_second_collect_waits_for_the_pass_in_progress_then_reads_only_new_pos
         def run(name: str) -> None:
             src = XSource(settings, TOKEN, sleep=lambda s: None)
             try:
-                results[name] = tasks.collect(settings, engine, source=src, wait_seconds=30)
+                results[name] = passes.collect(settings, engine, source=src, wait_seconds=30)
             except BaseException as exc:  # noqa: BLE001 - checked below
                 results[name] = exc
 
@@ -116,23 +118,24 @@ def test_a_second_collect_waits_for_the_pass_in_progress_then_reads_only_new_pos
     reads = sorted(r.posts_read for r in results.values())  # type: ignore[union-attr]
     assert reads == [0, 500]
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(store.Observation)).scalar() == 500
+        assert conn.execute(select(func.count()).select_from(Observation)).scalar() == 500
 
 
 def test_collect_refuses_at_once_when_told_not_to_wait(engine: Engine) -> None:
     holder = lease.Lease(engine)
     holder.acquire()
     with pytest.raises(LockedError, match="another collector"):
-        tasks.collect(Settings(), engine, source=None, wait_seconds=0)
+        passes.collect(Settings(), engine, source=None, wait_seconds=0)
     holder.release()
 
 
 def test_the_lease_of_a_killed_process_on_this_host_is_taken_over_at_once(db_url: str) -> None:
-    engine = store.make_engine(db_url)
+    engine = make_engine(db_url)
     code = (
         "import sys, time\n"
-        "from monitor import lease, store\n"
-        "engine = store.make_engine(sys.argv[1])\n"
+        "from monitor import lease\n"
+        "from monitor.store.engine import make_engine\n"
+        "engine = make_engine(sys.argv[1])\n"
         "lease.Lease(engine, seconds=300).acquire()\n"
         "print('held', flush=True)\n"
         "time.sleep(60)\n"

@@ -15,9 +15,9 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from monitor import store
 from monitor.config import Baseline, Campaign, Reports, Settings
-from monitor.store import snapshot_pair
+from monitor.store.engine import snapshot_pair, writing
+from monitor.store.runs import finish_run, start_run
 from reports.build import write_daily_report, write_summary_report
 from reports.coverage import collection_coverage
 from reports.pace import baseline_pace
@@ -269,10 +269,10 @@ def test_coverage_counts_runs_failures_gaps_and_hours_without_a_pass(known: Engi
         ("refresh", "2017-06-12T02:40:00.000000Z", "ok", None, None),
         ("collect", "2017-06-13T10:00:00.000000Z", "ok", None, None),  # the next day
     ]
-    with store.writing(known) as conn:
+    with writing(known) as conn:
         for kind, started_at, status, gap_from, gap_to in runs:
-            run_id = store.start_run(conn, kind, started_at)
-            store.finish_run(
+            run_id = start_run(conn, kind, started_at)
+            finish_run(
                 conn, run_id, status, gap_from=gap_from, gap_to=gap_to, finished_at=started_at
             )
     day = dt.date(2017, 6, 12)

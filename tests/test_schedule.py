@@ -19,13 +19,14 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
 
-from jobs import schedule, tasks
+from jobs import passes, schedule
 from jobs.schedule import COLLECT, DAILY, REFRESH, SUMMARY, build_scheduler, build_triggers
 from jobs.status import format_status, status_object
-from monitor import store
 from monitor.config import Campaign, Schedule, Settings, X, load_settings
 from monitor.errors import SourceError
 from monitor.sources.x import TOKEN_ENV, XSource
+from monitor.store.engine import make_engine
+from monitor.store.schema import CollectionRun
 from tests.xapi import TOKEN, FakeX, read_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +130,7 @@ formats = ["json"]
 
 
 def report_runs(engine: Engine) -> list:
-    table = store.CollectionRun.__table__
+    table = CollectionRun.__table__
     with engine.connect() as conn:
         return list(conn.execute(select(table).where(table.c.kind == "report")).all())
 
@@ -183,7 +184,7 @@ def downtime(tmp_path: Path, db_url: str, monkeypatch):
             grace=grace,
         )
         settings = load_settings(str(path))
-        return settings, store.make_engine(settings.database.url), due
+        return settings, make_engine(settings.database.url), due
 
     return make
 
@@ -298,8 +299,8 @@ def test_a_signal_stops_run_within_seconds_with_exit_0(tmp_path: Path, signum: i
         if proc.poll() is None:
             proc.kill()
     reader.join(5)
-    engine = store.make_engine(db_url)
-    table = store.CollectionRun.__table__
+    engine = make_engine(db_url)
+    table = CollectionRun.__table__
     with engine.connect() as conn:
         statuses = [r.status for r in conn.execute(select(table)).all()]
     engine.dispose()
@@ -318,14 +319,14 @@ def test_status_shows_runs_next_times_the_months_reads_and_cost_checkpoint_and_g
         fake = FakeX(read_pages(), published=100)
         fake.register(rsps)
         source = lambda: XSource(settings, TOKEN, sleep=lambda s: None)  # noqa: E731
-        tasks.collect(settings, engine, source=source())
+        passes.collect(settings, engine, source=source())
         fake.publish(200)
         fake.window_floor = fake.order[150]  # a long outage: the window moved on
-        tasks.collect(settings, engine, source=source())
+        passes.collect(settings, engine, source=source())
         fake.publish(150)  # 150 new: a pass of 2 pages, the second of which fails
         fake.fail(len(fake.calls) + 2, requests.exceptions.ConnectionError("reset"))
         with pytest.raises(SourceError):
-            tasks.collect(settings, engine, source=source())
+            passes.collect(settings, engine, source=source())
     scheduler = build_scheduler(settings, engine, scheduler_class=BackgroundScheduler)
     scheduler.start(paused=True)
     scheduler.shutdown(wait=False)

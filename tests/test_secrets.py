@@ -11,7 +11,7 @@ import responses
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, inspect, text
 
-from jobs import tasks
+from jobs import passes
 from jobs.logs import setup_logging
 from jobs.schedule import build_scheduler
 from jobs.status import format_status, status_object
@@ -76,10 +76,10 @@ def test_debug_logs_of_a_search_never_show_the_token(
 def test_no_table_of_the_database_holds_the_token(engine: Engine, fake: FakeX, monkeypatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     settings = Settings()
-    tasks.collect(settings, engine)  # the source is built from the environment
+    passes.collect(settings, engine)  # the source is built from the environment
     fake.fail(len(fake.calls) + 1, (401, UNAUTHORIZED))
     with pytest.raises(SourceError):
-        tasks.collect(settings, engine)  # a failure message is stored too
+        passes.collect(settings, engine)  # a failure message is stored too
     scheduler = build_scheduler(settings, engine, scheduler_class=BackgroundScheduler)
     scheduler.start(paused=True)  # writes the jobs, pickled, into apscheduler_jobs
     scheduler.shutdown(wait=False)

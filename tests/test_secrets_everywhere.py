@@ -22,9 +22,9 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from monitor import store
 from monitor.config import API_BASE_ENV
 from monitor.sources.x import TOKEN_ENV
+from monitor.store.engine import make_engine
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer
 from tests.harness import cli_main, run_hashmon, start_hashmon, x_env
@@ -142,7 +142,7 @@ def test_the_token_appears_in_no_output_file_or_table_of_any_command_at_any_verb
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) > 60  # reports, demo, database: there was plenty to search
     assert [p for p in written if leaks_in_file(p)] == []
-    engine = store.make_engine(db_url)
+    engine = make_engine(db_url)
     try:
         tables = set(inspect(engine).get_table_names())
         assert {"apscheduler_jobs", "collection_runs", "posts", "leases"} <= tables

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bench.twarc import write_twarc_jsonl
-from monitor import archive, store
+from monitor import archive
 from monitor.collect import collect_pass
 from monitor.config import Campaign, Settings
 from monitor.normalize import normalize_page
@@ -33,6 +33,7 @@ from monitor.sources.simulated import (
     SimulatedSource,
     simulate_campaign,
 )
+from monitor.store.schema import Post
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = Settings()  # the built-in #IMHAW17 campaign
@@ -497,8 +498,8 @@ def test_collect_passes_store_every_post_exactly_once_as_the_clock_advances(
         result = collect_pass(sqlite_engine, source, now=source.now)
         passes += 1
         with sqlite_engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(store.Post)).scalar()
-            most = conn.execute(select(func.max(store.Post.sightings))).scalar()
+            stored = conn.execute(select(func.count()).select_from(Post)).scalar()
+            most = conn.execute(select(func.max(Post.sightings))).scalar()
         assert stored == imhaw17.count_until(source.now)
         assert most in (None, 1)
         assert result.requests == result.pages
@@ -521,7 +522,7 @@ def test_a_pass_after_an_outage_beyond_the_search_reach_takes_what_it_holds(
         if imhaw17.created_at(i) <= first or reach <= imhaw17.created_at(i) <= source.now
     )
     with sqlite_engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(store.Post)).scalar() == expected
+        assert conn.execute(select(func.count()).select_from(Post)).scalar() == expected
 
 
 def test_the_twarc_archive_streams_pages_with_repeat_sightings_and_imports(

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from monitor.archive import import_files
 from monitor.config import Baseline, Campaign, Settings
-from monitor.store import make_engine
+from monitor.store.engine import make_engine
 from reports.stats import stats_object
 from tests.conftest import make_db_url
 from tests.pages import counts, page, post, user, without, write_jsonl

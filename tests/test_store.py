@@ -13,16 +13,9 @@ from sqlalchemy import Engine, select, text
 
 from monitor.errors import ConfigError, DatabaseError
 from monitor.normalize import normalize_page
-from monitor.store import (
-    Observation,
-    Post,
-    display_url,
-    make_engine,
-    snapshot_pair,
-    store_batch,
-    stored_counts,
-    writing,
-)
+from monitor.store.engine import display_url, make_engine, snapshot_pair, writing
+from monitor.store.schema import Observation, Post
+from monitor.store.writes import store_batch, stored_counts
 from tests.conftest import make_db_url
 from tests.pages import counts, dump_tables, page, post, user
 

@@ -25,8 +25,9 @@ import requests
 import tenacity
 import tweepy
 
+from monitor.budget import allowance
 from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
-from monitor.errors import ConfigError, PassStopped, SourceError
+from monitor.errors import ConfigError, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.times import local_midnight
 
@@ -206,16 +207,8 @@ class XSource(Source):
 
     def _check_budget(self, wanted: int, least: int) -> int:
         """Return how many posts the next request may ask for; PassStopped if too few."""
-        if self.budget is None:
-            return wanted
-        left = self.budget - self.posts_read
-        if left < least:
-            raise PassStopped(
-                f"stopped before the monthly post cap ([x] monthly_post_cap = "
-                f"{self.settings.x.monthly_post_cap}): {self.posts_read} posts read this pass, "
-                f"{max(left, 0)} left this month"
-            )
-        return min(wanted, left)
+        cap = self.settings.x.monthly_post_cap
+        return allowance(self.budget, self.posts_read, wanted, least, cap)
 
     def _count(self, page: Page) -> None:
         data = page.get("data")

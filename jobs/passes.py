@@ -1,4 +1,4 @@
-"""The jobs behind ``collect``, ``backfill`` and ``refresh-metrics`` (reports: jobs/reporting.py).
+"""The passes behind ``collect``, ``backfill`` and ``refresh-metrics``, run or scheduled.
 
 Each API-reading job takes the collector lease (one at a time per database), works out
 what is left of this calendar month's post cap, and hands a source to the pass in
@@ -17,98 +17,29 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from monitor import lease, store
+from monitor import lease
+from monitor.budget import cap_reached, remaining_budget
 from monitor.collect import PassResult, collect_pass
 from monitor.config import Settings
 from monitor.errors import PassStopped, UsageError
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
 from monitor.sources.base import Source
-from monitor.times import local_midnight, month_start, utc_text
+from monitor.store.runs import close_abandoned_runs, recorded_run
+from monitor.times import local_midnight, utc_text
 
 log = logging.getLogger(__name__)
 
 #: set to stop the pass under way at its next page (the scheduler's SIGTERM/SIGINT handler)
 STOP = threading.Event()
-#: kinds of collection_runs whose posts count against the monthly post cap
-API_KINDS = ("collect", "backfill", "refresh")
 COLLECT_WAIT_SECONDS = 60.0  # a manual pass waits this long for one in progress
 RENEW_EVERY_SECONDS = 30.0  # lease renewal while sleeping out a retry or a rate limit
 FULL_ARCHIVE_NEEDED = (
     "backfill needs full-archive search access (X Pro or Enterprise); "
     "set [x] full_archive = true if your account has it"
 )
-
-
-# --- the monthly post cap -----------------------------------------------------------
-
-
-def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
-    """Return the posts read from the API this calendar month (UTC), by every kind of pass.
-
-    A run still marked ``running`` (its process was killed) has no total yet; its
-    observations, one per post read, stand in for it.
-    """
-    runs = store.CollectionRun
-    first = month_start(now)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    in_month = (
-        runs.kind.in_(API_KINDS),
-        runs.started_at >= utc_text(first),
-        runs.started_at < utc_text(following),
-    )
-    with engine.connect() as conn:
-        finished = conn.execute(
-            select(func.coalesce(func.sum(runs.posts_read), 0)).where(
-                *in_month, runs.status != "running"
-            )
-        ).scalar_one()
-        running = list(conn.execute(select(runs.id).where(*in_month, runs.status == "running")))
-        unfinished = 0
-        if running:  # rare (a killed pass), so the scan of observations is rare too
-            unfinished = conn.execute(
-                select(func.count())
-                .select_from(store.Observation)
-                .where(store.Observation.run_id.in_([r[0] for r in running]))
-            ).scalar_one()
-    return int(finished) + int(unfinished)
-
-
-LEASED_KINDS = ("collect", "backfill", "refresh")
-
-
-def close_abandoned_runs(engine: Engine, now: dt.datetime | None = None) -> int:
-    """Mark runs a killed process left "running" as "interrupted"; return how many.
-
-    Call it holding the collector lease: no other collect, backfill or refresh can be
-    running then, so any such row belongs to a pass whose process died.
-    """
-    table = store.CollectionRun.__table__
-    with store.writing(engine) as conn:
-        result = conn.execute(
-            table.update()
-            .where(table.c.status == "running", table.c.kind.in_(LEASED_KINDS))
-            .values(
-                status="interrupted",
-                finished_at=utc_text(now or dt.datetime.now(dt.UTC)),
-                message="the process stopped mid-pass (killed?); the next pass resumed it",
-            )
-        )
-    return result.rowcount
-
-
-def remaining_budget(
-    settings: Settings, engine: Engine, now: dt.datetime | None = None
-) -> int | None:
-    """Return how many more posts may be read this month under ``[x] monthly_post_cap``.
-
-    None for the simulated source: it costs nothing, and the demo must not stop half-way.
-    """
-    if settings.source.kind != "x":
-        return None
-    return settings.x.monthly_post_cap - month_posts_read(engine, now)
 
 
 # --- sources and pass plumbing --------------------------------------------------------
@@ -197,21 +128,10 @@ def _prepared(
 
 def _record_stopped(engine: Engine, kind: str, message: str, now: dt.datetime | None) -> int:
     started = utc_text(now or dt.datetime.now(dt.UTC))
-    with store.writing(engine) as conn:
-        run_id = store.start_run(conn, kind, started)
-        store.finish_run(conn, run_id, "stopped", message=message)
-    return run_id
-
-
-def _cap_reached(settings: Settings, engine: Engine, kind: str, now: dt.datetime | None) -> str:
-    used = month_posts_read(engine, now)
     what = "collection" if kind == "collect" else kind
-    message = (
-        f"monthly post cap reached: {used:,} of [x] monthly_post_cap = "
-        f"{settings.x.monthly_post_cap:,} posts read this month; {what} resumes next month"
-    )
-    log.warning(message)
-    return message
+    with recorded_run(engine, kind, what, started_at=started) as run:
+        run.stopped_early = message
+    return run.run_id
 
 
 @dataclass(frozen=True)
@@ -251,7 +171,7 @@ def _turn(
         budget = remaining_budget(settings, engine, now)
         capped = None
         if budget is not None and budget <= 0:
-            message = _cap_reached(settings, engine, kind, now)
+            message = cap_reached(settings, engine, kind, now)
             capped = (_record_stopped(engine, kind, message, now), message)
         yield _Turn(held, stop, budget, capped)
 

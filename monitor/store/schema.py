@@ -1,0 +1,191 @@
+"""The tables hashmon stores, and their creation and upgrade (SQLite or PostgreSQL).
+
+A post's ``created_at_us`` is UTC epoch microseconds, so local days are integer
+arithmetic in identical SQL on both databases; bookkeeping timestamps (runs, sightings)
+are fixed-width UTC ISO text, which sorts as it reads.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Engine, Index, Integer, String, Text, func, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from monitor.times import now_text
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Post(Base):
+    """A post: content from its first sighting, counts from its latest (METRICS.md)."""
+
+    __tablename__ = "posts"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    created_at_us: Mapped[int | None] = mapped_column(BigInteger)  # UTC epoch microseconds
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))
+    hashtags: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[str] = mapped_column(Text)
+    author_followers: Mapped[int | None] = mapped_column(BigInteger)
+    like_count: Mapped[int | None] = mapped_column(BigInteger)
+    retweet_count: Mapped[int | None] = mapped_column(BigInteger)
+    reply_count: Mapped[int | None] = mapped_column(BigInteger)
+    quote_count: Mapped[int | None] = mapped_column(BigInteger)
+    impression_count: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen_at: Mapped[str] = mapped_column(String(32))
+    last_seen_at: Mapped[str] = mapped_column(String(32))
+    first_run_id: Mapped[int | None] = mapped_column(Integer)
+    sightings: Mapped[int] = mapped_column(Integer, default=1)
+
+
+# The index of every period query. created_at grows nearly monotonically, so it is cheap
+# to keep while ingesting (a million-post import was no slower than with created_at
+# alone). Its other keys are never updated; they give the author pass of the figures its
+# rows in "latest post last" order (time, then the id as a number: length, then digits)
+# from the index alone, with no sort and no read of the table, and let queries that
+# pick posts by author skip the table rows of everyone else's.
+Index(
+    "ix_posts_created_at_author",
+    Post.created_at_us,
+    Post.platform,
+    Post.author_id,
+    func.length(Post.id),
+    Post.id,
+    Post.author_followers,
+)
+
+
+class Author(Base):
+    """An account that wrote a stored post; names and followers as last seen, for display."""
+
+    __tablename__ = "authors"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    followers_count: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[str] = mapped_column(String(32))
+
+
+class Observation(Base):
+    """One sighting of a post's public metrics; ``seq`` orders sightings."""
+
+    __tablename__ = "observations"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    post_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    observed_at: Mapped[str] = mapped_column(String(32))
+    like_count: Mapped[int | None] = mapped_column(BigInteger)
+    retweet_count: Mapped[int | None] = mapped_column(BigInteger)
+    reply_count: Mapped[int | None] = mapped_column(BigInteger)
+    quote_count: Mapped[int | None] = mapped_column(BigInteger)
+    impression_count: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CollectionRun(Base):
+    """What ran, when, and what it cost: imports, collect passes, backfills, refreshes."""
+
+    __tablename__ = "collection_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[str] = mapped_column(String(32))
+    finished_at: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    posts_read: Mapped[int] = mapped_column(Integer, default=0)
+    posts_new: Mapped[int] = mapped_column(Integer, default=0)
+    posts_updated: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    gap_from: Mapped[str | None] = mapped_column(String(32))
+    gap_to: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_collection_runs_started_at", "started_at"),)
+
+
+class Checkpoint(Base):
+    """Where a source's next pass starts, and the progress of a pass under way."""
+
+    __tablename__ = "checkpoints"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    newest_id: Mapped[str | None] = mapped_column(String(64))
+    pass_newest_id: Mapped[str | None] = mapped_column(String(64))
+    pass_oldest_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[str] = mapped_column(String(32))
+
+
+class ImportedFile(Base):
+    """A file imported whole; the same bytes imported again change nothing."""
+
+    __tablename__ = "imported_files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[str] = mapped_column(String(32))
+    pages: Mapped[int] = mapped_column(Integer)
+    posts: Mapped[int] = mapped_column(Integer)
+
+
+class Lease(Base):
+    """One collector at a time: a lease that expires, so a killed holder cannot keep it."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[str] = mapped_column(String(32))
+
+
+METRIC_COLUMNS = ("like_count", "retweet_count", "reply_count", "quote_count", "impression_count")
+
+_SCHEMA_LOCK = 1001_2017  # any constant: the advisory lock that serialises schema creation
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables that are missing, safely when several commands start at once.
+
+    Two processes creating the schema together would otherwise collide: "database is
+    locked" on SQLite, a duplicate type on PostgreSQL. One write transaction (BEGIN
+    IMMEDIATE on SQLite, an advisory lock on PostgreSQL) makes them take turns.
+    """
+    with engine.connect() as conn:
+        conn = conn.execution_options(hashmon_write=True)
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            earlier = _has_index(conn, "ix_posts_created_at_us")
+            Base.metadata.create_all(conn)
+            if earlier:
+                _upgrade_first_schema(conn)
+
+
+def _has_index(conn: Connection, name: str) -> bool:
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT to_regclass(:name) IS NOT NULL"
+    else:
+        sql = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = :name)"
+    return bool(conn.execute(text(sql), {"name": name}).scalar())
+
+
+def _upgrade_first_schema(conn: Connection) -> None:
+    """Bring a database written before the covering index up to date (known by the old one).
+
+    It kept no author row for posts whose page carried no user object, and indexed
+    ``created_at_us`` alone, which ``ix_posts_created_at_author`` now covers.
+    """
+    conn.execute(
+        text(
+            "INSERT INTO authors (platform, id, updated_at) "
+            "SELECT DISTINCT platform, author_id, :now FROM posts WHERE author_id IS NOT NULL "
+            "ON CONFLICT (platform, id) DO NOTHING"
+        ),
+        {"now": now_text()},
+    )
+    conn.execute(text("DROP INDEX IF EXISTS ix_posts_created_at_us"))
+    for index in Post.__table__.indexes:
+        index.create(conn, checkfirst=True)
