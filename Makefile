@@ -1,11 +1,14 @@
 # The README's two set-up commands: `make demo` and `make test`. Each makes the venv
 # and installs hashmon (with its dev extras) first if that has not been done.
+# `make test` runs the whole suite (CI calls it) on two cores with pytest-xdist;
+# `make quick` is the inner loop: no crash trials, bench, browser or long rounds
+# (markers `slow` and `browser`), property tests at a fifth of their examples.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hashmon-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test quick lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +20,10 @@ demo: $(STAMP)
 	$(BIN)/hashmon demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
+
+quick: $(STAMP)
+	HASHMON_HYPOTHESIS=quick $(BIN)/pytest -q -n 2 -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

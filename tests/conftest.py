@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 
 from monitor.store.engine import make_engine
@@ -23,6 +24,17 @@ PG_ADMIN_URL = os.environ.get(
     "HASHMON_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 _pg_url: str | None = None
+
+# Property tests take their example counts from a profile: "default" (make test, CI),
+# "quick" (make quick sets HASHMON_HYPOTHESIS=quick), "long" (HASHMON_LONG=1, 5x).
+settings.register_profile("default", max_examples=50)
+settings.register_profile("quick", max_examples=10)
+settings.register_profile("long", max_examples=250)
+settings.load_profile(
+    "long"
+    if os.environ.get("HASHMON_LONG") == "1"
+    else os.environ.get("HASHMON_HYPOTHESIS", "default")
+)
 
 
 def _pg_database_url() -> str:

@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+pytestmark = pytest.mark.slow  # the bench: make test and CI, not make quick
 
 
 def test_quick_bench_prints_the_table_with_the_floor_and_the_peer(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ def _assert_consistent(figures: dict[str, Any], low: int, high: int) -> None:
     assert totals["posts"] <= figures["stored"]["posts"] <= high
 
 
+@pytest.mark.slow  # long rounds of real processes: make test, not make quick
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_collectors_and_a_report_at_once_never_overlap_lose_or_double_a_post(
     tmp_path: Path,
@@ -201,6 +202,7 @@ def test_stats_read_while_a_pass_writes_is_one_consistent_moment(
     )
 
 
+@pytest.mark.slow  # long rounds of real processes: make test, not make quick
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_the_scheduler_and_a_manual_collect_together_never_overlap_or_double(
     tmp_path: Path, corpus_pages: list[dict[str, Any]], reference: dict[str, Any], kind: str

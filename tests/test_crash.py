@@ -12,7 +12,10 @@ checkpoint at the newest post and no interrupted pass on record.
 
 Short mode (the default, and CI) runs ``COLLECT_KILLS`` + ``PG_COLLECT_KILLS`` and
 ``IMPORT_KILLS`` + ``PG_IMPORT_KILLS`` kill points; ``HASHMON_LONG=1`` runs five times
-as many. ``HASHMON_CRASH_SEED`` changes the seed (default 20170612).
+as many. ``HASHMON_CRASH_SEED`` changes the seed (default 20170612). The kill points
+of a series are drawn from the seed up front and run in chunks of ``CHUNK`` trials, each
+chunk a test of its own (with its own clean reference run), so pytest-xdist can spread
+them over the cores; together the chunks run every trial of the series.
 """
 
 from __future__ import annotations
@@ -58,6 +61,36 @@ IMPORT_KILLS = 50 * SCALE
 PG_IMPORT_KILLS = 10 * SCALE
 CORPUS_POSTS = 1200  # 12 pages of 100: enough page boundaries to land between
 PAGE_DELAY = 0.03  # seconds the fake API takes per page, so a pass lasts ~1 s
+CHUNK = 10  # trials per test: small enough for xdist to balance the series over cores
+
+pytestmark = pytest.mark.slow
+
+
+def _chunks(kind: str, kills: int) -> list[Any]:
+    """The parameters of a series of ``kills`` trials cut into chunks of ``CHUNK``."""
+    return [
+        pytest.param(kind, start, min(start + CHUNK, kills), id=f"{kind}-{start}")
+        for start in range(0, kills, CHUNK)
+    ]
+
+
+def _collect_plan(kills: int, pages: int) -> list[tuple[int | None, float]]:
+    """Where each collect trial kills, drawn from the seed: (page, fraction of a page's
+    time) or (None, fraction of the time from half the start-up to a clean run's end)."""
+    rng = random.Random(SEED)
+    plan: list[tuple[int | None, float]] = []
+    for _ in range(kills):
+        if rng.random() < 0.2:
+            plan.append((None, rng.random()))  # anywhere, start-up included
+        else:
+            plan.append((rng.randint(1, pages), rng.random()))
+    return plan
+
+
+def _import_plan(kills: int) -> list[tuple[bool, float]]:
+    """Where each import trial kills, drawn from the seed: (after start-up?, fraction)."""
+    rng = random.Random(SEED + 1)
+    return [(rng.random() < 0.8, rng.random()) for _ in range(kills)]
 
 
 @dataclass
@@ -151,16 +184,21 @@ def corpus_pages() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("kind", "kills"),
-    [("sqlite", COLLECT_KILLS), ("postgresql", PG_COLLECT_KILLS)],
-    ids=["sqlite", "postgresql"],
+    ("kind", "start", "stop"),
+    _chunks("sqlite", COLLECT_KILLS) + _chunks("postgresql", PG_COLLECT_KILLS),
 )
 def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
-    tmp_path: Path, monkeypatch, corpus_pages: list[dict[str, Any]], kind: str, kills: int
+    tmp_path: Path,
+    monkeypatch,
+    corpus_pages: list[dict[str, Any]],
+    kind: str,
+    start: int,
+    stop: int,
 ) -> None:
     fake = FakeX(corpus_pages)
     corpus = list(fake.posts)
-    tally = Tally(f"collect/{kind}")
+    tally = Tally(f"collect/{kind} trials {start}-{stop - 1}")
+    kills = stop - start
     with FakeXServer(fake, delay=PAGE_DELAY) as server:
         env = x_env(server.url)
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
@@ -188,20 +226,21 @@ def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
         per_page = duration / (requests + 1)  # ~ one page's share, start-up counted once
         startup = _startup_seconds(config, env)
 
-        rng = random.Random(SEED)
-        for trial in range(kills):
+        plan = _collect_plan(stop, requests)
+        for trial in range(start, stop):
+            page, fraction = plan[trial]
             url, config = fresh(f"t{trial}")
             server.reset_counts()
             proc = start_hashmon(["--config", str(config), "collect"], env, config.parent)
-            if rng.random() < 0.2:
+            if page is None:
                 # anywhere in a run, start-up (imports, schema, lease, run row) included
+                low = startup * 0.5
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=rng.uniform(startup * 0.5, duration))
+                    proc.wait(timeout=low + (duration - low) * fraction)
             else:
                 # at page k: while its answer is awaited, parsed, stored or committed
-                page = rng.randint(1, requests)
                 server.wait_for(page, timeout=60)
-                time.sleep(rng.uniform(0, per_page))
+                time.sleep(per_page * fraction)
             tally.trials += 1
             tally.killed += _kill(proc)
             engine = make_engine(url)
@@ -252,14 +291,14 @@ def _runs(engine: Engine) -> tuple[list[tuple], list[tuple]]:
 
 
 @pytest.mark.parametrize(
-    ("kind", "kills"),
-    [("sqlite", IMPORT_KILLS), ("postgresql", PG_IMPORT_KILLS)],
-    ids=["sqlite", "postgresql"],
+    ("kind", "start", "stop"),
+    _chunks("sqlite", IMPORT_KILLS) + _chunks("postgresql", PG_IMPORT_KILLS),
 )
 def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
-    tmp_path: Path, archive_files: list[Path], kind: str, kills: int
+    tmp_path: Path, archive_files: list[Path], kind: str, start: int, stop: int
 ) -> None:
-    tally = Tally(f"import/{kind}")
+    tally = Tally(f"import/{kind} trials {start}-{stop - 1}")
+    kills = stop - start
     env = x_env("http://127.0.0.1:9")  # never used: import reads files only
     args = ["import", *map(str, archive_files)]
 
@@ -286,14 +325,15 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
     assert reference["snapshot"]["observations"] > len(reference["snapshot"]["posts"])
     startup = _startup_seconds(config, env)
 
-    rng = random.Random(SEED + 1)
-    for trial in range(kills):
+    plan = _import_plan(stop)
+    for trial in range(start, stop):
+        after_startup, fraction = plan[trial]
         url, config = fresh(f"t{trial}")
         proc = start_hashmon(["--config", str(config), *args], env, config.parent)
         # most kill points inside the import's transaction, some anywhere
-        low = startup if rng.random() < 0.8 else 0.0
+        low = startup if after_startup else 0.0
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=rng.uniform(low, duration))
+            proc.wait(timeout=low + (duration - low) * fraction)
         tally.trials += 1
         tally.killed += _kill(proc)
         engine = make_engine(url)

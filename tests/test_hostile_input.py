@@ -2,7 +2,8 @@
 through ``import`` and ``collect``, on SQLite and PostgreSQL.
 
 Property-based (hypothesis, derandomised so CI sees the same examples every run;
-``HASHMON_LONG=1`` runs five times as many). What must hold whatever the input:
+``HASHMON_LONG=1`` runs five times as many, ``make quick`` a fifth). What must hold
+whatever the input:
 
 - import: never a traceback; a refused file is named, with the line when one line is
   at fault, and nothing from it is stored (every table as it was); a file of valid
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,9 @@ from tests.fakex import FakeXServer
 from tests.pages import dump_tables
 from tests.xapi import TOKEN, FakeX, read_pages
 
-LONG = os.environ.get("HASHMON_LONG") == "1"
-EXAMPLES = 250 if LONG else 50
-FEW = 100 if LONG else 20  # examples that each run a whole pass over HTTP
+# example counts come from the profile tests/conftest.py loads (50, 10 quick, 250 long)
+EXAMPLES = settings.default.max_examples
+FEW = max(1, EXAMPLES * 2 // 5)  # examples that each run a whole pass over HTTP
 PROPERTY = settings(
     derandomize=True,
     database=None,  # the same examples every run, nothing written into the work tree

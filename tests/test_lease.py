@@ -149,9 +149,8 @@ def test_the_lease_of_a_killed_process_on_this_host_is_taken_over_at_once(db_url
             lease.Lease(engine).acquire(wait_seconds=0)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(5)
-        started = time.monotonic()
-        lease.Lease(engine).acquire(wait_seconds=0)  # no five-minute wait for expiry
-        assert time.monotonic() - started < 1
+        # wait_seconds=0: taken over at once, or LockedError (no five-minute wait)
+        lease.Lease(engine).acquire(wait_seconds=0)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import os
 import re
-import time
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -469,15 +468,13 @@ def test_an_index_of_an_empty_folder_says_so(tmp_path: Path) -> None:
     assert "No reports" in write_index(tmp_path / "new").read_text(encoding="utf-8")
 
 
-# --- speed --------------------------------------------------------------------------------
+# --- size -------------------------------------------------------------------------------
+# How long it takes is the bench's business (python -m bench: "report summary ≤ 4 s").
 
 
-def test_a_summary_of_ten_thousand_posts_takes_well_under_four_seconds(
+def test_a_summary_of_ten_thousand_posts_writes_every_file(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     rd.build(sqlite_engine, tmp_path, rd.bulk_pages(10_000, SETTINGS), "bulk.jsonl")
-    started = time.perf_counter()
     files = write_summary_report(sqlite_engine, SETTINGS, tmp_path / "out", now=NOW)
-    elapsed = time.perf_counter() - started
     assert len(files) == 12
-    assert elapsed < 4.0, f"summary of 10,000 posts took {elapsed:.2f}s"

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -559,19 +558,11 @@ def test_the_twarc_archive_streams_pages_with_repeat_sightings_and_imports(
     assert again.read_bytes() == path.read_bytes()  # same campaign, same sha256
 
 
-# --- speed ---------------------------------------------------------------------------------
+# --- size ----------------------------------------------------------------------------------
+# How long generation takes is measured by the bench (python -m bench), not asserted here.
 
 
-def test_generation_is_fast_enough_for_the_demo_and_benchmarks(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    started = time.perf_counter()
-    simulate_campaign(SETTINGS, seed=42)
-    default_s = time.perf_counter() - started
-    started = time.perf_counter()
+@pytest.mark.slow
+def test_generation_makes_the_benchmarks_hundred_thousand_posts() -> None:
     big = simulate_campaign(SETTINGS, seed=42, posts=100_000)
-    big_s = time.perf_counter() - started
-    with capsys.disabled():
-        print(f"\nsimulate_campaign: default {default_s:.3f} s, 100k posts {big_s:.2f} s")
-    assert default_s < 2.0
-    assert len(big) == 100_000 and big_s < 10.0
+    assert len(big) == 100_000
