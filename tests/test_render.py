@@ -444,25 +444,58 @@ def test_nothing_about_the_campaign_is_hard_coded(sqlite_engine: Engine, tmp_pat
 # --- the index ----------------------------------------------------------------------------
 
 
-def test_the_index_links_every_report_file_newest_first(known: Engine, tmp_path: Path) -> None:
+def test_the_index_lists_reports_by_the_dates_they_cover_not_by_file_time(
+    known: Engine, tmp_path: Path
+) -> None:
     settings = Settings(reports=Reports(formats=("html", "png", "csv", "json")))
     written = []
+    # written out of order, as a catch-up run or a re-run of one day does: the summary
+    # first, then the 15th, the 12th and last the 13th
     for i, make in enumerate(
         [
+            lambda: write_summary_report(known, settings, tmp_path, now=NOW),
+            lambda: write_daily_report(known, settings, dt.date(2017, 6, 15), tmp_path, now=NOW),
             lambda: write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW),
             lambda: write_daily_report(known, settings, dt.date(2017, 6, 13), tmp_path, now=NOW),
-            lambda: write_summary_report(known, settings, tmp_path, now=NOW),
         ]
     ):
         files = make()
-        for p in files:  # written a minute apart, oldest first
+        for p in files:  # written a minute apart, in the order above
             os.utime(p, (1_000_000 + 60 * i, 1_000_000 + 60 * i))
         written += files
     index = write_index(tmp_path)
     hrefs = PageScan(index.read_text(encoding="utf-8")).attrs("href")
     assert set(hrefs) == {p.name for p in written}
     pages = [h for h in hrefs if h.endswith(".html")]
-    assert pages == ["summary-IMHAW17.html", "daily-2017-06-13.html", "daily-2017-06-12.html"]
+    assert pages == [
+        "summary-IMHAW17.html",
+        "daily-2017-06-15.html",
+        "daily-2017-06-13.html",
+        "daily-2017-06-12.html",
+    ]
+
+
+def test_a_stray_file_in_the_reports_folder_is_left_out_of_the_index(
+    known: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(reports=Reports(formats=("html", "pdf")))
+    written = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
+    strays = [
+        "daily-notes.html",
+        "daily-2017-02-30.pdf",  # no such day
+        "daily-2017-W24-1.html",  # a week date, not a report's name
+        "daily-20170612.json",
+        "daily-2017-06-12-notes.html",
+        "summary-.html",
+    ]
+    for name in strays:
+        (tmp_path / name).write_text("<p>mine</p>", encoding="utf-8")
+    (tmp_path / "daily-2017-06-14.html").mkdir()  # a folder named like a report
+    index = write_index(tmp_path).read_text(encoding="utf-8")
+    hrefs = PageScan(index).attrs("href")
+    assert set(hrefs) == {p.name for p in written}
+    for name in strays:
+        assert name not in index
 
 
 def test_an_index_of_an_empty_folder_says_so(tmp_path: Path) -> None:
