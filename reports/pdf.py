@@ -149,9 +149,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "muted": ParagraphStyle("muted", body, fontSize=8.5, leading=11, textColor=MUTED),
         "cell": ParagraphStyle("cell", body, fontSize=8.5, leading=10.5),
         "num": ParagraphStyle("num", body, fontSize=8.5, leading=10.5, alignment=TA_RIGHT),
-        "head": ParagraphStyle("head", body, fontName=BOLD, fontSize=7.5, leading=9.5),
+        "head": ParagraphStyle("head", body, fontName=BOLD, fontSize=7, leading=9),
         "headnum": ParagraphStyle(
-            "headnum", body, fontName=BOLD, fontSize=7.5, leading=9.5, alignment=TA_RIGHT
+            "headnum", body, fontName=BOLD, fontSize=7, leading=9, alignment=TA_RIGHT
         ),
         "small": ParagraphStyle("small", body, fontSize=7.5, leading=9.5, textColor=MUTED),
         "card_value": ParagraphStyle("card_value", body, fontName=BOLD, fontSize=14, leading=17),
@@ -173,6 +173,7 @@ def _table(
     widths: list[float],
     numeric: list[bool],
     total: bool = False,
+    padding: float = 3,
 ) -> Table:
     """Return a ruled table: header shaded and repeated on each page, numbers at the right.
 
@@ -194,8 +195,8 @@ def _table(
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 3),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), padding),
+        ("RIGHTPADDING", (0, 0), (-1, -1), padding),
     ]
     if total and rows:
         style.append(("BACKGROUND", (0, -1), (-1, -1), SHADE))
@@ -366,10 +367,12 @@ def _days_table(
         total += ["", pct(totals.get("baseline_progress"))]
     rows.append(_bold_row(total))
     n = len(header)
-    first = 60.0  # "Mon 12 Jun"; the figures share the rest
-    widths = [first] + [(FRAME_WIDTH - first) / (n - 1)] * (n - 1)
+    # "Mon 12 Jun", then the figures; "Engagements", the longest header word, a little wider
+    first, engagements = 54.0, 62.0
+    rest = (FRAME_WIDTH - first - engagements) / (n - 2)
+    widths = [first, *[rest] * 4, engagements, *[rest] * (n - 6)]
     return [
-        _table(header, rows, widths, [False] + [True] * (n - 1), total=True),
+        _table(header, rows, widths, [False] + [True] * (n - 1), total=True, padding=2),
         Spacer(1, 3),
         _p(
             "The total row treats the days as one period: contributors and potential reach "
