@@ -9,7 +9,8 @@ page of a simulated report.
 
 ReportLab (wheels only) rather than WeasyPrint (which needs Pango from the system):
 ``make demo`` needs nothing but Python. Text is set in DejaVu Sans, which matplotlib
-ships, so accents, Greek, Cyrillic and most symbols print. User text (posts, names,
+ships, so accents, Greek, Cyrillic and most symbols print; a character it has no glyph
+for (emoji, CJK) prints as a white square rather than as nothing. User text (posts, names,
 hashtags, the campaign's own settings) passes through ``para_text`` before it reaches a
 Paragraph, whose markup would otherwise read ``<`` and ``&`` as tags and entities.
 The output depends on the report only: ReportLab's invariant mode, and the creation
@@ -75,6 +76,7 @@ SHADE = colors.HexColor("#eeeeee")
 CHART_SCALE = 0.85  # of the text's width: charts keep their labels readable and leave room
 POST_CLIP = 600  # characters of a post on paper: a long post never outgrows a page
 FONT, BOLD = "HashmonSans", "HashmonSans-Bold"
+MISSING = "\u25a1"  # □ in place of a character the font has no glyph for
 
 
 # --- text -------------------------------------------------------------------------------
@@ -105,7 +107,19 @@ def para_text(value: Any, limit: int | None = None) -> str:
     text = " ".join(text.split())
     if limit is not None:
         text = clip(text, limit)
+    # a character the font cannot draw (emoji, CJK) would print as nothing: show a mark
+    known = _glyphs()
+    text = "".join(ch if ord(ch) in known else MISSING for ch in text)
     return escape(text)
+
+
+@cache
+def _glyphs() -> frozenset[int]:
+    """Return the code points both text fonts can draw."""
+    _fonts()
+    regular = pdfmetrics.getFont(FONT).face.charToGlyph
+    bold = pdfmetrics.getFont(BOLD).face.charToGlyph
+    return frozenset(regular.keys() & bold.keys())
 
 
 @cache
@@ -720,6 +734,18 @@ def pdf_flowables(report: ReportData, charts: list[Chart]) -> list[Flowable]:
             *_days_table(report.to_date["days"], report.pace, report.to_date["totals"], "To date"),
         ]
     out += _methodology(report)
+    command = "hashmon stats --json" + (
+        f" --from {report.day.isoformat()} --to {report.day.isoformat()}" if report.day else ""
+    )
+    period = "" if report.day else " for the campaign window"
+    out += [
+        Spacer(1, 10),
+        _p(
+            "Made by hashmon from the posts collected. Figures match "
+            f"<font name='Courier'>{command}</font>{period}.",
+            "muted",
+        ),
+    ]
     return out
 
 

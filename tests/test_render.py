@@ -575,12 +575,13 @@ def test_post_text_that_looks_like_markup_prints_as_written_in_the_pdf(
         "Genocide & ethnic cleansing <b>not bold</b> <font size=40>big</font>",
         "<para>unclosed <i>tag & a lone < and > </br>",
         "line one\nline two\n\n" + "long " * 400,  # clipped on paper, never a failure
+        "café Ελλάδα Москва and a character the font lacks: 漢",
     ]
     posts = [
         rd.post(str(100 + i), str(1 + i), "2017-06-12T10:00:00.000Z", t, likes=50 - i)
         for i, t in enumerate(texts)
     ]
-    users = {str(1 + i): (f"user{i}", f"Name <b>{i}</b> & co", 100) for i in range(3)}
+    users = {str(1 + i): (f"user{i}", f"Name <b>{i}</b> & co", 100) for i in range(4)}
     pages = [rd.page(posts, users)]
     rd.build(sqlite_engine, tmp_path, pages, "markup.jsonl")
     settings = Settings(reports=Reports(formats=("pdf",)))
@@ -590,6 +591,8 @@ def test_post_text_that_looks_like_markup_prints_as_written_in_the_pdf(
     assert "<para>unclosed <i>tag & a lone < and > </br>" in text
     assert "line one line two long long" in text
     assert "Name <b>0</b> & co" in text and "@user0" in text
+    # accents, Greek and Cyrillic print; a glyph the font lacks is a visible mark, not nothing
+    assert "café Ελλάδα Москва and a character the font lacks: □" in text
 
 
 def test_the_pdf_is_the_same_bytes_for_the_same_report(known: Engine, tmp_path: Path) -> None:
