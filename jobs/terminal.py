@@ -39,18 +39,27 @@ def fmt(key: str, value: Any) -> str:
 
 
 def stats_table(obj: dict[str, Any], console: Console | None = None) -> None:
-    """Print the stats object as one table: figures down, days and the total across."""
+    """Print the stats object: figures down, days and the total across, never cut short.
+
+    A table is only printed at a width where every figure fits whole. When the days do
+    not fit beside each other the table is printed in parts, a few days at a time; on a
+    terminal too narrow even for one day beside the names, as ``figure: value`` lines.
+    """
     console = console or Console()
     c = obj["campaign"]
     title = f"{c['name']}: {obj['days'][0]['date']} to {obj['days'][-1]['date']} ({c['timezone']})"
-    table = Table(title=plain(title))
-    table.add_column("figure")
-    for day in obj["days"]:
-        table.add_column(day["date"][5:], justify="right")
-    table.add_column("total", justify="right", style="bold")
-    for key in PERIOD_KEYS:
-        table.add_row(key, *(fmt(key, d[key]) for d in obj["days"]), fmt(key, obj["totals"][key]))
-    console.print(table)
+    periods = [(d["date"][5:], d) for d in obj["days"]] + [("total", obj["totals"])]
+    tables = _stats_parts(periods, console)
+    console.print(plain(title), overflow="fold")
+    if tables is None:  # key: value lines, which wrap but are never cut
+        for values in [*obj["days"], obj["totals"]]:
+            console.print(Text(values.get("date", "total"), style="bold"))
+            for key in PERIOD_KEYS:
+                line = Text(f"  {key}: {fmt(key, values[key])}")
+                console.print(line, overflow="fold")
+    else:
+        for table in tables:
+            console.print(table)
     b = obj["baseline"]
     if b is not None:
         console.print(
@@ -61,3 +70,36 @@ def stats_table(obj: dict[str, Any], console: Console | None = None) -> None:
         )
     s = obj["stored"]
     console.print(plain(f"stored: {s['posts']:,} posts by {s['authors']:,} authors (all dates)"))
+
+
+def _stats_table(columns: list[tuple[str, dict[str, Any]]]) -> Table:
+    table = Table()
+    table.add_column("figure", no_wrap=True)
+    for label, _ in columns:
+        bold = "bold" if label == "total" else ""
+        table.add_column(label, justify="right", no_wrap=True, style=bold)
+    for key in PERIOD_KEYS:
+        table.add_row(key, *(fmt(key, values[key]) for _, values in columns))
+    return table
+
+
+def _stats_parts(periods: list[tuple[str, dict[str, Any]]], console: Console) -> list[Table] | None:
+    """Return the tables that show ``periods`` whole at the console's width, in order.
+
+    As many periods side by side as fit at their natural width (rich would otherwise
+    squeeze the columns and cut figures to ``1,026,…``); None when not even one fits.
+    """
+    parts: list[Table] = []
+    rest = periods
+    unbounded = console.options.update_width(10_000)  # measured at its natural width
+    while rest:
+        n = len(rest)
+        while (
+            n and console.measure(_stats_table(rest[:n]), options=unbounded).maximum > console.width
+        ):
+            n -= 1
+        if not n:
+            return None
+        parts.append(_stats_table(rest[:n]))
+        rest = rest[n:]
+    return parts

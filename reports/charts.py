@@ -231,7 +231,13 @@ def pace_chart(pace: dict[str, Any], campaign_days: Sequence[dt.date]) -> Chart:
                 color=INK,
                 fontweight="bold",
             )
-            if values and pace["needed_per_day"] and len(values) < len(x):
+            if values and pace.get("needed") and len(values) < len(x):
+                # an additive metric has a whole count a day; reach and contributors a total
+                needed = (
+                    f"Needed: {count(pace['needed_per_day'])} a day"
+                    if pace["needed_per_day"]
+                    else f"Needed: {count(pace['needed'])} more in all"
+                )
                 ax.plot(
                     [x[len(values) - 1], x[-1]],
                     [values[-1], base],
@@ -239,7 +245,7 @@ def pace_chart(pace: dict[str, Any], campaign_days: Sequence[dt.date]) -> Chart:
                     linestyle=":",
                     linewidth=1.5,
                     marker=None,
-                    label=f"Needed: {count(pace['needed_per_day'])} a day",
+                    label=needed,
                 )
             ax.set_ylim(0, max([base, *values]) * 1.12)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -132,13 +133,20 @@ _KIND_ORDER = {".html": 0, ".pdf": 1, ".xlsx": 2, ".csv": 3, ".json": 4, ".png":
 
 
 def _report_groups(out_dir: Path) -> list[dict[str, Any]]:
-    """Return the reports in ``out_dir`` (each a page and its sibling files), newest first."""
+    """Return the reports in ``out_dir`` (each a page and its sibling files), newest first.
+
+    Newest by the dates a report covers, not by file time (a report rewritten later is
+    not newer): summaries first, then daily reports, the latest day first. A file whose
+    name is not a report's (``daily-notes.html``, ``daily-2017-02-30.pdf``) is left out:
+    one stray file never breaks the index.
+    """
     groups: dict[str, list[Path]] = {}
+    days: dict[str, dt.date | None] = {}
     for path in out_dir.iterdir():
         name = path.name
-        if not path.is_file() or name.startswith(".") or name == "index.html":
+        if name.startswith(".") or name == "index.html" or path.suffix not in _KIND_ORDER:
             continue
-        if not name.startswith(("daily-", "summary-")) or path.suffix not in _KIND_ORDER:
+        if not name.startswith(("daily-", "summary-")):
             continue
         # daily-2017-06-12[-part].ext, summary-NAME[-part].ext
         stem = path.stem
@@ -147,31 +155,57 @@ def _report_groups(out_dir: Path) -> list[dict[str, Any]]:
             if stem.endswith("-" + part) and base.startswith(("daily-", "summary-")):
                 stem = base
                 break
+        day = _stem_day(stem)
+        if (stem.startswith("daily-") and day is None) or stem == "summary-":
+            continue
+        try:
+            if not path.is_file():
+                continue
+        except OSError:  # unreadable entry: not ours to list
+            continue
         groups.setdefault(stem, []).append(path)
+        days[stem] = day
     out = []
     for stem, paths in groups.items():
         page = next((p for p in paths if p.name == f"{stem}.html"), None)
         simulated = False
-        if page is not None:
-            with page.open("r", encoding="utf-8", errors="replace") as fh:
-                simulated = SIMULATED_MARK in fh.read(4096)
-        newest = max(p.stat().st_mtime for p in paths)
+        try:
+            if page is not None:
+                with page.open("r", encoding="utf-8", errors="replace") as fh:
+                    simulated = SIMULATED_MARK in fh.read(4096)
+            newest = max(p.stat().st_mtime for p in paths)
+        except OSError:  # removed or unreadable while listed: leave it out
+            continue
         paths.sort(key=lambda p: (_KIND_ORDER[p.suffix], p.name))
+        day = days[stem]
         out.append(
             {
                 "stem": stem,
-                "kind": "Daily report" if stem.startswith("daily-") else "End-of-week summary",
-                "day": stem[len("daily-") :] if stem.startswith("daily-") else None,
+                "kind": "Daily report" if day is not None else "End-of-week summary",
+                "day": day.isoformat() if day is not None else None,
                 "page": page.name if page else None,
                 "files": [p.name for p in paths if p != page],
                 "simulated": simulated,
                 "modified": dt.datetime.fromtimestamp(newest, dt.UTC),
-                "sort": newest,
+                "sort": (day is None, day or dt.date.min, newest if day is None else 0.0, stem),
             }
         )
-    # newest first: by when written, then summaries before dailies, later days first
-    out.sort(key=lambda g: (g["sort"], g["stem"].startswith("summary-"), g["stem"]), reverse=True)
+    # summaries first (the latest written first), then daily reports, the latest day first
+    out.sort(key=lambda g: g["sort"], reverse=True)
     return out
+
+
+def _stem_day(stem: str) -> dt.date | None:
+    """Return the date of a daily report's stem ``daily-2017-06-12``; None if not one."""
+    if not stem.startswith("daily-"):
+        return None
+    text = stem[len("daily-") :]
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):  # not a week date, not 20170612
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def write_index(out_dir: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +25,11 @@ def baseline_pace(
     reach count each author once, so their value on day k is taken over days 1..k as one
     period (METRICS.md never sums reach across days): ``running`` holds those values, one
     per day (``PeriodStats.running``, from the same read as the figures). Each day carries
-    its share of the baseline and what each remaining campaign day would need to pass it.
+    its share of the baseline and what is still needed to pass it: ``needed``, the whole
+    count still missing (rounded up: counts are whole), and for a metric that adds up
+    across days ``needed_per_day``, what each remaining campaign day must bring (rounded
+    up). Contributors and potential reach do not add up across days (each account counts
+    once), so they have no per-day target: ``needed_per_day`` is None for them.
     """
     b = settings.baseline
     metric = b.metric if b is not None else "potential_impressions"
@@ -46,13 +51,16 @@ def baseline_pace(
             "cumulative": value,
             "progress": None,
             "days_left": days_left,
+            "needed": None,
             "needed_per_day": None,
         }
         if b is not None:
-            remaining = max(0.0, b.value - value)
+            # counts are whole: what is still missing, and each day's share, round up
+            remaining = max(0, math.ceil(b.value - value))
             row["progress"] = value / b.value
-            if days_left:
-                row["needed_per_day"] = remaining / days_left
+            row["needed"] = remaining
+            if days_left and remaining and metric in ADDITIVE_METRICS:
+                row["needed_per_day"] = math.ceil(remaining / days_left)
         rows.append(row)
     last = rows[-1] if rows else None
     passed_on = next(
@@ -68,5 +76,6 @@ def baseline_pace(
         "passed": bool(b is not None and last is not None and last["cumulative"] >= b.value),
         "passed_on": passed_on,
         "days_left": last["days_left"] if last else len(campaign_days),
+        "needed": last["needed"] if last else (math.ceil(b.value) if b is not None else None),
         "needed_per_day": last["needed_per_day"] if last else None,
     }

@@ -28,6 +28,9 @@ from reports.stats import PERIOD_KEYS
 # a spreadsheet reads a cell starting with one of these as a formula (or a DDE command)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_CELL = 32_767  # Excel's limit on characters in one cell
+# text in a CSV field is cut at the same length, far under the 131,072 characters Python's
+# csv reader takes by default (csv.field_size_limit), so every CSV we write reads back
+CSV_MAX_FIELD = XLSX_MAX_CELL
 
 
 def neutralise(value: Any) -> Any:
@@ -42,13 +45,19 @@ def neutralise(value: Any) -> Any:
 
 
 def spreadsheet_cell(value: Any, *, xlsx: bool = False) -> Any:
-    """Return ``value`` ready for a CSV or XLSX cell: neutralised, and legal in XLSX.
+    """Return ``value`` ready for a CSV or XLSX cell: neutralised, clipped, legal in XLSX.
 
-    For XLSX, control characters the file format cannot hold are dropped and text is cut
-    at Excel's cell limit first, so what is checked for a formula is what gets written.
+    Text longer than a cell holds (``XLSX_MAX_CELL``, and ``CSV_MAX_FIELD`` in CSV) is
+    cut and ends in "…", leaving room for the quote that neutralising may add. For XLSX,
+    control characters the file format cannot hold are dropped first. Clipping comes
+    before neutralising, so what is checked for a formula is what gets written.
     """
-    if xlsx and isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_CELL]
+    if isinstance(value, str):
+        if xlsx:
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        limit = XLSX_MAX_CELL if xlsx else CSV_MAX_FIELD
+        if len(value) >= limit:
+            value = value[: limit - 2] + "…"
     return neutralise(value)
 
 
@@ -86,6 +95,7 @@ def days_table(report: ReportData) -> Table:
         *PERIOD_KEYS,
         f"cumulative_{metric}",
         "baseline_progress",
+        "needed_to_pass_baseline",
         "needed_per_remaining_day",
     ]
     rows = []
@@ -97,11 +107,19 @@ def days_table(report: ReportData) -> Table:
                 *(day[k] for k in PERIOD_KEYS),
                 p.get("cumulative"),
                 p.get("progress"),
+                p.get("needed"),
                 p.get("needed_per_day"),
             ]
         )
     rows.append(
-        [label, *(totals[k] for k in PERIOD_KEYS), None, totals.get("baseline_progress"), None]
+        [
+            label,
+            *(totals[k] for k in PERIOD_KEYS),
+            None,
+            totals.get("baseline_progress"),
+            None,
+            None,
+        ]
     )
     return Table("days", "Days", columns, rows)
 
@@ -220,7 +238,85 @@ def write_csvs(report: ReportData, out_dir: Path, stem: str) -> list[Path]:
 
 _BOLD = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="top")
-_WIDTHS = {"text": 60, "name": 28, "username": 20, "url": 44, "definition": 90, "date": 16}
+_HEAD = Alignment(wrap_text=True, vertical="bottom")
+_RATIOS = frozenset({"engagement_rate", "impressions_coverage", "baseline_progress", "share"})
+_WRAPPED = {"text": 60, "definition": 90}  # long text: a fixed width, wrapped
+_MAX_WIDTH = 50  # characters; anything longer wraps rather than widening the sheet
+# the workbook is for people: its headers say in words what the CSVs' code names mean
+HEADERS = {
+    "date": "Date",
+    "posts": "Posts",
+    "originals": "Originals",
+    "retweets": "Retweets",
+    "quotes": "Quotes",
+    "replies": "Replies",
+    "hashtag_posts": "Posts with the hashtag",
+    "mention_posts": "Posts mentioning the campaign",
+    "contributors": "Contributors",
+    "potential_impressions": "Potential impressions",
+    "potential_reach": "Potential reach",
+    "like_count": "Likes",
+    "retweet_count": "Retweets received",
+    "reply_count": "Replies received",
+    "quote_count": "Quotes received",
+    "engagements": "Engagements",
+    "engagement_rate": "Engagement rate",
+    "impressions": "Impressions reported by X",
+    "impressions_coverage": "Impressions coverage",
+    "posts_without_followers": "Posts lacking a follower count",
+    "baseline_progress": "Progress against the baseline",
+    "needed_to_pass_baseline": "Still needed to pass the baseline",
+    "needed_per_remaining_day": "Needed per remaining day",
+    "rank": "Rank",
+    "id": "Post id",
+    "created_at_utc": "Posted (UTC)",
+    "created_at_local": "Posted (campaign time)",
+    "username": "Username",
+    "name": "Name",
+    "author_id": "Account id",
+    "kind": "Kind",
+    "text": "Text",
+    "impression_count": "Impressions reported by X",
+    "author_followers": "Author's followers",
+    "url": "Link",
+    "followers_count_latest": "Followers (latest)",
+    "hashtag": "Hashtag",
+    "figure": "Figure",
+    "value": "Value",
+    "key": "Key",
+    "definition": "Definition",
+}
+
+
+def header(column: str) -> str:
+    """Return a column's code name as a workbook header: ``potential_impressions`` ->
+    ``Potential impressions``."""
+    if column in HEADERS:
+        return HEADERS[column]
+    if column.startswith("cumulative_"):
+        return f"Cumulative {metric_name(column[len('cumulative_') :])}"
+    return column.replace("_", " ").capitalize()
+
+
+def number_format(key: str, value: Any) -> str | None:
+    """Return the Excel number format for a figure: percentages for ratios, thousands
+    separators for counts; None for text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if key in _RATIOS:
+        return "0.0%" if value == 0 or abs(value) >= 0.01 else "0.00%"
+    if isinstance(value, float) and not value.is_integer():
+        return "#,##0.0"
+    return "#,##0"
+
+
+def _shown(value: Any, fmt: str | None) -> str:
+    """Return roughly what Excel shows for a value in ``fmt``: to size the column."""
+    if fmt is None:
+        return "" if value is None else str(value)
+    if fmt.endswith("%"):
+        return f"{value:.2%}"
+    return f"{value:,.1f}" if fmt.endswith(".0") else f"{value:,.0f}"
 
 
 def _sheet(
@@ -229,32 +325,53 @@ def _sheet(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     text_columns: frozenset[str] = frozenset(),
+    row_keys: Sequence[str | None] | None = None,
 ) -> None:
+    """Add a sheet: human headers in a frozen first row, formatted figures, fitted widths.
+
+    A value's number format follows its column's key, or with ``row_keys`` (the Summary
+    sheet, one figure a row) its row's key.
+    """
     ws = wb.create_sheet(title[:31])
-    for i, col in enumerate(columns):
-        ws.column_dimensions[get_column_letter(i + 1)].width = _WIDTHS.get(
-            col, 14 if "id" not in col else 22
-        )
-    ws.freeze_panes = "A2"
-    header = []
-    for col in columns:
-        cell = WriteOnlyCell(ws, value=col)
-        cell.font = _BOLD
-        header.append(cell)
-    ws.append(header)
-    for row in rows:
+    cells: list[list[WriteOnlyCell]] = []
+    widths = [len(header(col)) for col in columns]
+    for r, row in enumerate(rows):
         out = []
-        for col, value in zip(columns, row, strict=True):
+        for i, (col, value) in enumerate(zip(columns, row, strict=True)):
             if col in text_columns and value is not None:
                 # ids are longer than Excel's 15 significant digits: keep them text
                 cell = WriteOnlyCell(ws, value=spreadsheet_cell(str(value), xlsx=True))
                 cell.number_format = "@"
+                shown = str(value)
             else:
                 cell = WriteOnlyCell(ws, value=spreadsheet_cell(value, xlsx=True))
-                if col in ("text", "definition"):
+                key = row_keys[r] or col if row_keys is not None else col
+                fmt = number_format(key, value)
+                if fmt is not None:
+                    cell.number_format = fmt
+                if col in _WRAPPED:
                     cell.alignment = _WRAP
+                shown = _shown(value, fmt)
+            widths[i] = max(widths[i], min(len(shown), _MAX_WIDTH))
             out.append(cell)
+        cells.append(out)
+    for i, col in enumerate(columns):
+        width = _WRAPPED.get(col, widths[i] + 2)
+        ws.column_dimensions[get_column_letter(i + 1)].width = width
+    ws.freeze_panes = "A2"
+    head = []
+    for col in columns:
+        cell = WriteOnlyCell(ws, value=header(col))
+        cell.font = _BOLD
+        cell.alignment = _HEAD
+        head.append(cell)
+    ws.append(head)
+    for out in cells:
         ws.append(out)
+
+
+# the Summary sheet's figures, keyed for their number format, named for people
+_SUMMARY_NAMES = {**HEADERS, "baseline_progress": "Progress against the baseline (to date)"}
 
 
 def xlsx_bytes(report: ReportData) -> bytes:
@@ -263,20 +380,21 @@ def xlsx_bytes(report: ReportData) -> bytes:
     settings = report.settings
     totals = report.totals
     summary_rows: list[list[Any]] = [
-        ["report", report_title(report)],
-        ["campaign", settings.campaign.name],
-        ["dates", f"{report.days[0].isoformat()} to {report.days[-1].isoformat()}"],
-        ["time zone", settings.campaign.timezone],
-        ["simulated data", "yes" if report.simulated else "no"],
+        ["Report", report_title(report)],
+        ["Campaign", settings.campaign.name],
+        ["Dates", f"{report.days[0].isoformat()} to {report.days[-1].isoformat()}"],
+        ["Time zone", settings.campaign.timezone],
+        ["Simulated data", "yes" if report.simulated else "no"],
     ]
-    summary_rows += [[key, totals[key]] for key in PERIOD_KEYS]
+    figures = [(key, totals[key]) for key in PERIOD_KEYS]
     if settings.baseline is not None:
         b = settings.baseline
-        summary_rows += [
-            ["baseline", f"{b.label}: {b.value:,.0f} {metric_name(b.metric)}"],
-            ["baseline_progress (campaign to date)", report.pace["progress"]],
-        ]
-    _sheet(wb, "Summary", ["figure", "value"], summary_rows)
+        summary_rows.append(["Baseline", f"{b.label}: {b.value:,.0f} {metric_name(b.metric)}"])
+        figures.append(("baseline_progress", report.pace["progress"]))
+    # each figure named in words, formatted after its key
+    keys = [None] * len(summary_rows) + [key for key, _ in figures]
+    summary_rows += [[_SUMMARY_NAMES[key], value] for key, value in figures]
+    _sheet(wb, "Summary", ["figure", "value"], summary_rows, row_keys=keys)
     for table in report_tables(report):
         _sheet(wb, table.title, table.columns, table.rows, table.text_columns)
     _sheet(

@@ -162,6 +162,51 @@ def test_stats_without_json_prints_a_table_and_what_is_stored(db: str) -> None:
     assert out.rstrip().endswith("stored: 100 posts by 87 authors (all dates)")
 
 
+def _big_stats_object(days: int) -> dict:
+    """A stats object of a long, busy campaign: every figure many digits wide."""
+    from reports.stats import PERIOD_KEYS
+
+    def figures(seed: int) -> dict:
+        out = {k: 1_026_000_000 + 7_919 * seed * (i + 1) for i, k in enumerate(PERIOD_KEYS)}
+        out["engagement_rate"] = 0.123456 + seed / 1000
+        out["impressions_coverage"] = 0.5 + seed / 100
+        return out
+
+    dates = [f"2017-06-{d:02d}" for d in range(12, 12 + days)]
+    return {
+        "campaign": {"name": "A long campaign name, " * 4, "timezone": "Europe/London"},
+        "days": [{"date": d, **figures(i + 1)} for i, d in enumerate(dates)],
+        "totals": {**figures(99), "baseline_progress": 1.5},
+        "baseline": {"label": "#IMHAW16", "metric": "posts", "value": 10_000_000},
+        "stored": {"posts": 123_456_789, "authors": 98_765_432},
+    }
+
+
+@pytest.mark.parametrize("width", [40, 80, 200])
+@pytest.mark.parametrize("days", [1, 7])
+def test_stats_never_cuts_a_figure_short_at_any_terminal_width(width: int, days: int) -> None:
+    import io
+
+    from rich.console import Console
+
+    from jobs.terminal import fmt, stats_table
+
+    obj = _big_stats_object(days)
+    buf = io.StringIO()
+    stats_table(obj, Console(file=buf, width=width, color_system=None))
+    out = buf.getvalue()
+    assert "…" not in out
+    assert all(len(line) <= width for line in out.splitlines()), out
+    for period in [*obj["days"], obj["totals"]]:
+        for key, value in period.items():
+            if key != "date":
+                # every figure whole on one line: a number is never folded or cut
+                assert any(fmt(key, value) in line for line in out.splitlines()), (key, out)
+    words = " ".join(out.split())  # sentences may wrap at a narrow width
+    assert words.endswith("stored: 123,456,789 posts by 98,765,432 authors (all dates)")
+    assert "posts against #IMHAW16 (10,000,000): 150.00%" in words
+
+
 def test_import_skip_bad_lines_lists_the_skipped_lines(db: str) -> None:
     path = JSONL / "twarc-csv__streaming_output_with_error.jsonl"
     result = run("--database", db, "import", "--skip-bad-lines", str(path))

@@ -264,13 +264,92 @@ def test_csv_and_workbook_carry_the_json_tables(known: Engine, tmp_path: Path) -
     ]
     posts = list(wb["Top posts"].iter_rows(values_only=True))
     header, first = posts[0], posts[1]
-    assert first[header.index("id")] == data["top_posts"][0]["id"] == "1008"
-    assert first[header.index("created_at_utc")] == "2017-06-15T10:00:00.000000Z"
-    assert first[header.index("created_at_local")] == "2017-06-15 11:00 BST"
-    id_cells = [row[header.index("id")] for row in wb["Top posts"].iter_rows(min_row=2)]
+    assert first[header.index("Post id")] == data["top_posts"][0]["id"] == "1008"
+    assert first[header.index("Posted (UTC)")] == "2017-06-15T10:00:00.000000Z"
+    assert first[header.index("Posted (campaign time)")] == "2017-06-15 11:00 BST"
+    id_cells = [row[header.index("Post id")] for row in wb["Top posts"].iter_rows(min_row=2)]
     assert all(c.data_type == "s" and c.number_format == "@" for c in id_cells)
     keys = [row[0] for row in wb["Definitions"].iter_rows(min_row=2, values_only=True)]
     assert {"potential_impressions", "potential_reach", "engagements"} <= set(keys)
+
+
+def test_the_workbook_is_made_for_people_and_the_csvs_for_programs(
+    known: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(reports=Reports(formats=("csv", "xlsx", "json")))
+    write_summary_report(known, settings, tmp_path, now=NOW)
+    data = orjson.loads((tmp_path / "summary-IMHAW17.json").read_bytes())
+    wb = load_workbook(tmp_path / "summary-IMHAW17.xlsx")
+    days = wb["Days"]
+    header = [c.value for c in days[1]]
+    # headers in words, never code names; the CSV keeps the code names
+    assert header[:3] == ["Date", "Posts", "Originals"]
+    assert "Potential impressions" in header and "Engagement rate" in header
+    assert not [h for h in header if "_" in h]
+    with (tmp_path / "summary-IMHAW17-days.csv").open(encoding="utf-8-sig", newline="") as fh:
+        csv_header = next(csv.reader(fh))
+    assert "potential_impressions" in csv_header and "engagement_rate" in csv_header
+    assert len(csv_header) == len(header)
+    for sheet in wb:
+        assert sheet.freeze_panes == "A2", sheet.title  # the header stays in view
+        assert all(c.font.bold for c in sheet[1])
+    # counts with thousands separators, rates as percentages, values still numbers
+    col = {h: i for i, h in enumerate(header)}
+    total = list(days.iter_rows(min_row=days.max_row, max_row=days.max_row))[0]
+    reach = total[col["Potential reach"]]
+    assert reach.value == data["figures"]["totals"]["potential_reach"]
+    assert reach.number_format == "#,##0"
+    rate = total[col["Engagement rate"]]
+    assert rate.value == pytest.approx(data["figures"]["totals"]["engagement_rate"])
+    assert rate.number_format.endswith("%")
+    summary = {r[0].value: r[1] for r in wb["Summary"].iter_rows(min_row=2)}
+    assert summary["Potential impressions"].number_format == "#,##0"
+    assert summary["Engagement rate"].number_format.endswith("%")
+    assert "potential_impressions" not in summary
+    # every column at least as wide as what it shows (up to a cap, then wrapped)
+    for sheet in wb:
+        for column in sheet.iter_cols():
+            letter = column[0].column_letter
+            width = sheet.column_dimensions[letter].width
+            longest = max(len(_as_shown(c)) for c in column)
+            assert width >= min(longest, 50), (sheet.title, letter, width, longest)
+
+
+def _as_shown(cell: Any) -> str:
+    """What Excel shows for a cell: percentages, counts with separators, or the text."""
+    value = cell.value
+    if isinstance(value, int | float) and cell.number_format.endswith("%"):
+        return f"{value:.2%}"
+    if isinstance(value, int | float):
+        return num(value)
+    return "" if value is None else str(value)
+
+
+def test_every_csv_reads_back_with_pythons_csv_reader_however_long_a_post(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    long_text = "=" + "a very long post " * 20_000  # 340,000 characters
+    posts = [rd.post("100", "1", "2017-06-12T10:00:00.000Z", long_text, likes=5)]
+    rd.build(
+        sqlite_engine, tmp_path, [rd.page(posts, {"1": ("long", "N" * 200_000, 10)})], "l.jsonl"
+    )
+    settings = Settings(reports=Reports(formats=("csv", "xlsx")))
+    files = write_summary_report(sqlite_engine, settings, tmp_path / "out", now=NOW)
+    assert csv.field_size_limit() == 131_072  # the reader's default, untouched
+    for path in _by_suffix(files, ".csv"):
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))  # raises on a field over the limit
+        assert all(len(cell) <= 32_767 for row in rows for cell in row)
+    with (tmp_path / "out" / "summary-IMHAW17-top-posts.csv").open(
+        encoding="utf-8-sig", newline=""
+    ) as fh:
+        (post,) = list(csv.DictReader(fh))
+    assert post["text"].startswith("'=a very long post") and post["text"].endswith("…")
+    assert len(post["text"]) == 32_767  # clipped, then neutralised
+    assert long_text.startswith(post["text"][1:-1])
+    wb = load_workbook(tmp_path / "out" / "summary-IMHAW17.xlsx")
+    cells = [c.value for ws in wb for row in ws.iter_rows() for c in row if c.value]
+    assert max(len(str(v)) for v in cells) <= 32_767  # Excel's cell limit, quote included
 
 
 # --- hostile text -------------------------------------------------------------------------
@@ -440,28 +519,152 @@ def test_nothing_about_the_campaign_is_hard_coded(sqlite_engine: Engine, tmp_pat
     assert data["campaign_vs_others"][0]["posts"] == 1
 
 
+# --- the PDF ------------------------------------------------------------------------------
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """Return the text of each page of a PDF, whitespace made single spaces."""
+    from pypdf import PdfReader
+
+    return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
+
+
+@pytest.mark.parametrize("kind", ["summary", "daily"])
+def test_the_pdf_is_the_whole_report_readable_alone(
+    known: Engine, tmp_path: Path, kind: str
+) -> None:
+    settings = Settings(reports=Reports(formats=("pdf", "json")))
+    if kind == "summary":
+        files = write_summary_report(known, settings, tmp_path, now=NOW)
+    else:
+        files = write_daily_report(known, settings, dt.date(2017, 6, 13), tmp_path, now=NOW)
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    pages = pdf_pages(_by_suffix(files, ".pdf")[0])
+    text = " ".join(pages)
+    with known.connect() as conn:
+        if kind == "summary":
+            totals = stats_object(conn, SETTINGS)["totals"]
+        else:
+            totals = stats_object(conn, SETTINGS, dt.date(2017, 6, 13), dt.date(2017, 6, 13))[
+                "totals"
+            ]
+    # the headline figures, on page 1 (it is not a mostly empty title page)
+    for key in ("posts", "contributors", "potential_impressions", "potential_reach"):
+        assert num(totals[key]) in pages[0], key
+    assert pct(data["pace"]["progress"]) + " of #IMHAW16" in pages[0]
+    # the rest of what the HTML page has: charts' descriptions, tables, lists, methodology
+    for heading in ("Top posts", "Top contributors", "Hashtags used alongside", "Day by day"):
+        assert heading in text, heading
+    assert data["top_posts"][0]["text"] in text
+    assert "@" + data["top_contributors"][0]["username"] in text
+    assert "#" + data["top_hashtags"][0]["hashtag"] in text
+    assert "Methodology" in text and "Coverage of the data" in text
+    for name in ("Potential impressions:", "Potential reach:", "Engagement rate:"):
+        assert name in text  # every definition, by name
+    assert "upper bound on the people who could have seen a post" in text
+    assert "HTML" not in text  # it never sends the reader elsewhere
+    assert f"Page 1 of {len(pages)}" in pages[0] and f"Page {len(pages)} of" in pages[-1]
+    assert "Simulated" not in text and "SIMULATED" not in text
+
+
+def test_post_text_that_looks_like_markup_prints_as_written_in_the_pdf(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    texts = [
+        "Genocide & ethnic cleansing <b>not bold</b> <font size=40>big</font>",
+        "<para>unclosed <i>tag & a lone < and > </br>",
+        "line one\nline two\n\n" + "long " * 400,  # clipped on paper, never a failure
+        "café Ελλάδα Москва and a character the font lacks: 漢",
+    ]
+    posts = [
+        rd.post(str(100 + i), str(1 + i), "2017-06-12T10:00:00.000Z", t, likes=50 - i)
+        for i, t in enumerate(texts)
+    ]
+    users = {str(1 + i): (f"user{i}", f"Name <b>{i}</b> & co", 100) for i in range(4)}
+    pages = [rd.page(posts, users)]
+    rd.build(sqlite_engine, tmp_path, pages, "markup.jsonl")
+    settings = Settings(reports=Reports(formats=("pdf",)))
+    files = write_summary_report(sqlite_engine, settings, tmp_path / "out", now=NOW)
+    text = " ".join(pdf_pages(files[0]))
+    assert texts[0] in text
+    assert "<para>unclosed <i>tag & a lone < and > </br>" in text
+    assert "line one line two long long" in text
+    assert "Name <b>0</b> & co" in text and "@user0" in text
+    # accents, Greek and Cyrillic print; a glyph the font lacks is a visible mark, not nothing
+    assert "café Ελλάδα Москва and a character the font lacks: □" in text
+
+
+def test_the_pdf_is_the_same_bytes_for_the_same_report(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("pdf",)))
+    one = write_summary_report(known, settings, tmp_path / "one", now=NOW)[0].read_bytes()
+    two = write_summary_report(known, settings, tmp_path / "two", now=NOW)[0].read_bytes()
+    assert one == two
+    assert b"/CreationDate (D:20170617090000Z)" in one  # when the report was generated
+
+
+def test_every_page_of_a_simulated_pdf_says_so(known: Engine, tmp_path: Path) -> None:
+    settings = Settings(reports=Reports(formats=("pdf",)))
+    files = write_summary_report(known, settings, tmp_path, now=NOW, simulated=True)
+    pages = pdf_pages(files[0])
+    assert len(pages) > 1
+    assert all(SIMULATED_BANNER.upper() in page for page in pages)
+
+
 # --- the index ----------------------------------------------------------------------------
 
 
-def test_the_index_links_every_report_file_newest_first(known: Engine, tmp_path: Path) -> None:
+def test_the_index_lists_reports_by_the_dates_they_cover_not_by_file_time(
+    known: Engine, tmp_path: Path
+) -> None:
     settings = Settings(reports=Reports(formats=("html", "png", "csv", "json")))
     written = []
+    # written out of order, as a catch-up run or a re-run of one day does: the summary
+    # first, then the 15th, the 12th and last the 13th
     for i, make in enumerate(
         [
+            lambda: write_summary_report(known, settings, tmp_path, now=NOW),
+            lambda: write_daily_report(known, settings, dt.date(2017, 6, 15), tmp_path, now=NOW),
             lambda: write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW),
             lambda: write_daily_report(known, settings, dt.date(2017, 6, 13), tmp_path, now=NOW),
-            lambda: write_summary_report(known, settings, tmp_path, now=NOW),
         ]
     ):
         files = make()
-        for p in files:  # written a minute apart, oldest first
+        for p in files:  # written a minute apart, in the order above
             os.utime(p, (1_000_000 + 60 * i, 1_000_000 + 60 * i))
         written += files
     index = write_index(tmp_path)
     hrefs = PageScan(index.read_text(encoding="utf-8")).attrs("href")
     assert set(hrefs) == {p.name for p in written}
     pages = [h for h in hrefs if h.endswith(".html")]
-    assert pages == ["summary-IMHAW17.html", "daily-2017-06-13.html", "daily-2017-06-12.html"]
+    assert pages == [
+        "summary-IMHAW17.html",
+        "daily-2017-06-15.html",
+        "daily-2017-06-13.html",
+        "daily-2017-06-12.html",
+    ]
+
+
+def test_a_stray_file_in_the_reports_folder_is_left_out_of_the_index(
+    known: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(reports=Reports(formats=("html", "pdf")))
+    written = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
+    strays = [
+        "daily-notes.html",
+        "daily-2017-02-30.pdf",  # no such day
+        "daily-2017-W24-1.html",  # a week date, not a report's name
+        "daily-20170612.json",
+        "daily-2017-06-12-notes.html",
+        "summary-.html",
+    ]
+    for name in strays:
+        (tmp_path / name).write_text("<p>mine</p>", encoding="utf-8")
+    (tmp_path / "daily-2017-06-14.html").mkdir()  # a folder named like a report
+    index = write_index(tmp_path).read_text(encoding="utf-8")
+    hrefs = PageScan(index).attrs("href")
+    assert set(hrefs) == {p.name for p in written}
+    for name in strays:
+        assert name not in index
 
 
 def test_an_index_of_an_empty_folder_says_so(tmp_path: Path) -> None:

@@ -109,7 +109,11 @@ def test_pace_says_what_each_remaining_day_needs(known: Engine) -> None:
     assert pace["metric"] == "potential_impressions"
     assert [r["cumulative"] for r in pace["days"]] == [6200, 7500]
     assert pace["days_left"] == 3
-    assert pace["needed_per_day"] == pytest.approx((10_000_000 - 7500) / 3)
+    # 9,992,500 still needed over 3 days is 3,330,833.33 a day: a count, so rounded up
+    assert pace["needed"] == 10_000_000 - 7500
+    assert pace["needed_per_day"] == 3_330_834
+    assert isinstance(pace["needed_per_day"], int)
+    assert pace["needed_per_day"] * 3 >= pace["needed"] > (pace["needed_per_day"] - 1) * 3
     assert pace["progress"] == report.to_date["totals"]["baseline_progress"]
     assert not pace["passed"]
     assert pace["passed_on"] is None
@@ -123,7 +127,32 @@ def test_pace_records_the_day_the_baseline_was_passed(known: Engine) -> None:
         report = summary_data(conn, settings, now=NOW)
     assert report.pace["passed_on"] == "2017-06-13"
     assert report.pace["days"][-1]["needed_per_day"] is None  # no day left
-    assert report.pace["days"][0]["needed_per_day"] == pytest.approx(2 / 4)
+    # 5 posts on day 1, 2 more needed over 4 days: half a post a day is 1 post a day
+    assert report.pace["days"][0]["needed"] == 2
+    assert report.pace["days"][0]["needed_per_day"] == 1
+    assert report.pace["days"][-1]["needed"] == 0
+
+
+@pytest.mark.parametrize("metric", ["potential_reach", "contributors"])
+def test_a_metric_that_does_not_add_up_by_day_has_a_total_still_needed_not_a_daily_one(
+    known: Engine, tmp_path: Path, metric: str
+) -> None:
+    settings = SETTINGS.model_copy(
+        update={
+            "baseline": Baseline(label="#LAST", metric=metric, value=1_000_000.5),
+            "reports": Reports(formats=("html", "json")),
+        }
+    )
+    with known.connect() as conn:
+        report = daily_data(conn, settings, dt.date(2017, 6, 13), now=NOW)
+    so_far = report.to_date["totals"][metric]
+    assert report.pace["needed_per_day"] is None
+    assert report.pace["needed"] == 1_000_001 - so_far  # whole, rounded up
+    files = write_daily_report(known, settings, dt.date(2017, 6, 13), tmp_path, now=NOW)
+    page = next(p for p in files if p.suffix == ".html").read_text(encoding="utf-8")
+    words = " ".join(page.split())
+    assert "needs <strong" in words and f"{1_000_001 - so_far:,}</strong> more" in words
+    assert "each of the" not in words and "no target per day" in words
 
 
 def test_without_a_baseline_pace_tracks_potential_impressions_and_compares_nothing(
