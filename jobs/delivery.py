@@ -36,7 +36,7 @@ class Delivered:
         return (
             f"e-mail sent via {self.server} to {self.recipients} "
             f"{'recipient' if self.recipients == 1 else 'recipients'}: {self.subject} "
-            f"({self.size_bytes / 1024:,.0f} KB, {self.seconds:.1f} s)"
+            f"({self.size_bytes / 1024:,.1f} KB, {self.seconds:.2f} s)"
         )
 
 
@@ -100,7 +100,7 @@ def _deliver(
                 }
             ),
         )
-        log.warning("%s", exc)
+        log.info("%s", exc)  # the caller says it once: the CLI's error line, run's log
         raise
     took = time.perf_counter() - started
     _record(engine, Send(**{**entry.__dict__, "seconds": took}))

@@ -12,6 +12,7 @@ import html
 import json
 import math
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -412,8 +413,11 @@ def digest_message(
     [ text/html, image/png... ] ], application/pdf, xlsx ].
     """
     msg = addressed(email, subject(report, email.subject_prefix, campaign_tag))
-    domain = email.sender.rsplit("@", 1)[-1]
-    cids = {path: make_msgid(idstring=path.stem, domain=domain)[1:-1] for _, path in report.charts}
+    # short ids: a folded Content-ID header trips some clients
+    cids = {
+        path: f"{chart.get('name', 'chart')}.{uuid.uuid4().hex[:16]}@hashmon"
+        for chart, path in report.charts
+    }
     msg.set_content(plain_text(report), subtype="plain", cte="quoted-printable")
     msg.add_alternative(html_body(report, cids), subtype="html", cte="quoted-printable")
     html_part = msg.get_payload()[1]

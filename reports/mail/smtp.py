@@ -63,7 +63,9 @@ def _classify(exc: BaseException, email: Email) -> tuple[str, str, str]:
     host = email.host
     if isinstance(exc, socket.gaierror):
         return "DNS", f"cannot resolve {host}", "check [email] host and this machine's DNS"
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError | socket.timeout) or isinstance(
+        exc.__context__, TimeoutError | socket.timeout
+    ):  # smtplib reports a read timeout as "server disconnected"
         return (
             "timeout",
             f"no answer within {email.timeout_seconds:g} s",
