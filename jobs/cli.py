@@ -288,7 +288,7 @@ def email_test(app: App) -> None:
     A failure names the server and the fault: DNS, connection, TLS, login, recipient
     refused or timeout (exit 1). The password comes from HASHMON_SMTP_PASSWORD only.
 
-    Example: HASHMON_SMTP_PASSWORD=... hashmon email-test
+    Example: hashmon email-test   (with HASHMON_SMTP_PASSWORD set if [email] username is)
     """
     from jobs.delivery import email_test as send_test
     from monitor.errors import DatabaseError

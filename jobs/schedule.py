@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import tasks
+from jobs import digests, tasks
 from monitor import store
 from monitor.config import DATABASE_ENV, Settings, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
@@ -130,8 +130,9 @@ def daily_report_job(config_path: str | None, database_url: str | None) -> None:
         if day is None:
             log.warning("daily-report: no campaign day has ended yet")
             return
-        tasks.daily_report(settings, engine, day)
+        written = tasks.daily_report(settings, engine, day)
         log.info("daily-report: wrote the report of %s", day)
+        digests.send_scheduled_digest(settings, engine, written, stop=tasks.STOP)
 
     _run_job(DAILY, config_path, database_url, work)
 
@@ -140,8 +141,9 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
     """Scheduled: the end-of-campaign summary."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        tasks.summary_report(settings, engine)
+        written = tasks.summary_report(settings, engine)
         log.info("summary-report: written")
+        digests.send_scheduled_digest(settings, engine, written, stop=tasks.STOP)
 
     _run_job(SUMMARY, config_path, database_url, work)
 

@@ -458,3 +458,84 @@ def test_email_without_an_email_section_is_a_config_error_before_writing(
     )  # fmt: skip
     assert code == 2 and "no [email] section" in err
     assert not (tmp_path / "r").exists()
+
+
+# --- hashmon run: the scheduled digest, retried until the server takes it --------------------
+
+
+def _settings(config: Path, db: str):
+    from monitor.config import load_settings
+
+    return load_settings(str(config), db)
+
+
+def test_retry_pauses_double_and_stay_within_the_hour() -> None:
+    from jobs.digests import retry_pauses
+
+    pauses = retry_pauses()
+    assert pauses[:4] == [60.0, 120.0, 240.0, 480.0]
+    assert max(pauses) == 900.0 and sum(pauses) <= 3600.0
+    assert sum(pauses) + 900.0 > 3600.0  # one more would pass the hour
+
+
+def test_scheduled_digest_is_retried_until_the_server_is_back(demo_db, tmp_path) -> None:
+    from jobs.digests import send_scheduled_digest
+    from monitor.sends import sends_summary
+    from monitor.store import make_engine
+    from reports.build import write_daily_report
+
+    port = _free_port()
+    config = write_config(tmp_path / "hashmon.toml", port)
+    settings = _settings(config, demo_db)
+    engine = make_engine(demo_db)
+    written = write_daily_report(engine, settings, _day(), tmp_path / "r")
+    keeper = Keeper()
+    started: list[Controller] = []
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        if len(waits) == 2:  # the server comes back during the second pause
+            controller = Controller(keeper, hostname="127.0.0.1", port=port)
+            controller.start()
+            started.append(controller)
+        return False
+
+    try:
+        delivered = send_scheduled_digest(
+            settings, engine, written, pauses=[1.0, 2.0, 4.0], wait=wait
+        )
+    finally:
+        for controller in started:
+            controller.stop()
+    assert delivered is not None and waits == [1.0, 2.0]
+    assert len(keeper.messages) == 1
+    sends = sends_summary(engine)
+    assert sends["last_digest"]["subject"] == delivered.subject
+    assert [f["fault"] for f in sends["failed"]][:2] == ["connection", "connection"]
+    engine.dispose()
+
+
+def test_scheduled_digest_gives_up_and_returns_when_stopped(demo_db, tmp_path) -> None:
+    import threading
+
+    from jobs.digests import send_scheduled_digest
+    from monitor.store import make_engine
+
+    config = write_config(tmp_path / "hashmon.toml", _free_port())
+    settings = _settings(config, demo_db)
+    engine = make_engine(demo_db)
+    report_json = tmp_path / "r" / f"daily-{DAY}.json"
+    from reports.build import write_daily_report
+
+    write_daily_report(engine, settings, _day(), tmp_path / "r")
+    stop = threading.Event()
+    stop.set()
+    assert send_scheduled_digest(settings, engine, [report_json], stop=stop) is None
+    engine.dispose()
+
+
+def _day():
+    import datetime as dt
+
+    return dt.date.fromisoformat(DAY)
