@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import digests, tasks
+from jobs import alerts, digests, tasks
 from monitor import store
 from monitor.config import DATABASE_ENV, Settings, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
@@ -66,6 +66,7 @@ def _run_job(name: str, config_path: str | None, database_url: str | None, work:
         settings, engine = _open(config_path, database_url)
     except HashmonError as exc:
         log.error("%s: %s", name, exc)
+        alerts.check_soon(config_path, database_url)  # e.g. the database unreachable
         return
     try:
         work(settings, engine)
@@ -80,6 +81,9 @@ def _run_job(name: str, config_path: str | None, database_url: str | None, work:
         log.error("%s failed: database failure: %s", name, db_detail(exc))
     finally:
         engine.dispose()
+        # after the job, lease released: the check runs in its own thread, never in this one
+        if settings.email is not None:
+            alerts.check_soon(config_path, database_url)
 
 
 def collect_job(config_path: str | None, database_url: str | None) -> None:
