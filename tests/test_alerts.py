@@ -141,3 +141,46 @@ def test_the_database_unreachable_is_one_alert(smtp, tmp_path) -> None:
     assert alerts.check_alerts(settings, engine, T0) == ["alert:database"]
     assert alerts.check_alerts(settings, engine, T0) == []
     assert "database is unreachable" in keeper.messages[0].original_content.decode()
+
+
+def test_the_scheduler_hook_returns_while_the_server_is_still_taking_the_alert(
+    sqlite_url: str, tmp_path
+) -> None:
+    """check_soon hands the send to its own thread: a job (a collect pass) never waits."""
+    import asyncio
+    import threading
+
+    arrived, gate = threading.Event(), threading.Event()
+
+    class Slow(Keeper):
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 30)
+            self.messages.append(envelope)
+            return "250 OK"
+
+    keeper = Slow()
+    port = _free_port()
+    controller = Controller(keeper, hostname="127.0.0.1", port=port)
+    controller.start()
+    config = tmp_path / "hashmon.toml"
+    config.write_text(
+        "[email]\n"
+        f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from = "hashmon@example.org"\nto = ["team@example.org"]\n',
+        encoding="utf-8",
+    )
+    engine = store.make_engine(sqlite_url)
+    _run(engine, dt.datetime.now(dt.UTC), "failed", TOKEN_FAILURE)
+    try:
+        alerts.check_soon(str(config), sqlite_url)  # returns at once
+        assert arrived.wait(30)  # the server is mid-DATA, and the caller is already back
+        assert keeper.messages == []
+        gate.set()
+        alerts._worker.submit(lambda: None).result(timeout=30)  # the check has finished
+    finally:
+        gate.set()
+        controller.stop()
+    assert len(keeper.messages) == 1
+    assert sends_summary(engine)["last_alert"]["what"] == "token"
+    engine.dispose()
