@@ -281,21 +281,56 @@ def status(app: App, as_json: bool) -> None:
             click.echo(line)
 
 
+@cli.command("email-test")
+@pass_app
+def email_test(app: App) -> None:
+    """Send a short test message to the [email] recipients and say whether it worked.
+
+    A failure names the server and the fault: DNS, connection, TLS, login, recipient
+    refused or timeout (exit 1). The password comes from HASHMON_SMTP_PASSWORD only.
+
+    Example: hashmon email-test   (with HASHMON_SMTP_PASSWORD set if [email] username is)
+    """
+    from jobs.delivery import email_test as send_test
+    from monitor.errors import DatabaseError
+
+    try:
+        engine = app.engine  # to record the send; a test needs no database to work
+    except DatabaseError:
+        engine = None
+    click.echo(send_test(app.settings, engine).describe() + "; it worked")
+
+
 def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
     """Return today's date in the campaign's time zone."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()
 
 
-def _write_report(app: App, which: str, out: str | None, day: dt.date | None = None) -> None:
-    """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went."""
+def _write_report(
+    app: App, which: str, out: str | None, day: dt.date | None = None, email: bool = False
+) -> None:
+    """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went.
+
+    With ``email`` the report's digest is sent after the files are written: a failed send
+    costs no file, and ends in one line naming the server and the fault (exit 1).
+    """
     from jobs.reporting import CLI_HINT, write_report
 
+    if email:
+        from jobs.delivery import check_can_email_reports
+
+        check_can_email_reports(app.settings)  # before writing: a config error is exit 2
     written = write_report(app.settings, app.engine, which, day=day, out_dir=out, hint=CLI_HINT)
     main_page = next((p for p in written.files if p.suffix == ".html"), None)
     click.echo(f"wrote {len(written.files)} files to {Path(out or app.settings.reports.out_dir)}")
     if main_page is not None:
         click.echo(f"report: {main_page}")
     click.echo(f"index:  {written.index}")
+    if email:
+        from jobs.delivery import email_report
+
+        report_json = next(p for p in written.files if p.suffix == ".json")
+        click.echo(email_report(app.settings, app.engine, report_json).describe())
 
 
 @cli.group()
@@ -309,24 +344,28 @@ def report() -> None:
 @report.command()
 @click.option("--date", "day", type=DATE, help="Local date (default: today in campaign time).")
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+@click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
 @pass_app
-def daily(app: App, day: dt.date | None, out: str | None) -> None:
+def daily(app: App, day: dt.date | None, out: str | None, email: bool) -> None:
     """Write the daily report: the day, the week to date, progress against the baseline.
 
-    Example: hashmon report daily --date 2017-06-14 --out reports/
+    With --email the digest (figures, top posts, charts, PDF and XLSX) is then sent.
+
+    Example: hashmon report daily --date 2017-06-14 --out reports/ --email
     """
-    _write_report(app, "daily", out, day or campaign_today(app.settings))
+    _write_report(app, "daily", out, day or campaign_today(app.settings), email)
 
 
 @report.command()
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+@click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
 @pass_app
-def summary(app: App, out: str | None) -> None:
+def summary(app: App, out: str | None, email: bool) -> None:
     """Write the end-of-week impact summary: the whole window against the baseline.
 
-    Example: hashmon report summary --out reports/
+    Example: hashmon report summary --out reports/ --email
     """
-    _write_report(app, "summary", out)
+    _write_report(app, "summary", out, email=email)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import re
 
-SECRET_ENV = ("HASHMON_X_BEARER_TOKEN",)
+SECRET_ENV = ("HASHMON_X_BEARER_TOKEN", "HASHMON_SMTP_PASSWORD")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^'\",}\s]+")
 
 

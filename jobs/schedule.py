@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import passes, reporting
+from jobs import alerts, digests, passes, reporting
 from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
 from monitor.store.engine import make_engine
@@ -65,6 +65,7 @@ def _run_job(name: str, config_path: str | None, database_url: str | None, work:
         settings, engine = _open(config_path, database_url)
     except HashmonError as exc:
         log.error("%s: %s", name, exc)
+        alerts.check_soon(config_path, database_url)  # e.g. the database unreachable
         return
     try:
         work(settings, engine)
@@ -79,6 +80,9 @@ def _run_job(name: str, config_path: str | None, database_url: str | None, work:
         log.error("%s failed: database failure: %s", name, db_detail(exc))
     finally:
         engine.dispose()
+        # after the job, lease released: the check runs in its own thread, never in this one
+        if settings.email is not None:
+            alerts.check_soon(config_path, database_url)
 
 
 def collect_job(config_path: str | None, database_url: str | None) -> None:
@@ -129,8 +133,9 @@ def daily_report_job(config_path: str | None, database_url: str | None) -> None:
         if day is None:
             log.warning("daily-report: no campaign day has ended yet")
             return
-        reporting.write_report(settings, engine, "daily", day=day)
+        written = reporting.write_report(settings, engine, "daily", day=day)
         log.info("daily-report: wrote the report of %s", day)
+        digests.send_scheduled_digest(settings, engine, written.files, stop=passes.STOP)
 
     _run_job(DAILY, config_path, database_url, work)
 
@@ -139,8 +144,9 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
     """Scheduled: the end-of-campaign summary."""
 
     def work(settings: Settings, engine: Engine) -> None:
-        reporting.write_report(settings, engine, "summary")
+        written = reporting.write_report(settings, engine, "summary")
         log.info("summary-report: written")
+        digests.send_scheduled_digest(settings, engine, written.files, stop=passes.STOP)
 
     _run_job(SUMMARY, config_path, database_url, work)
 

@@ -20,6 +20,7 @@ from monitor.budget import month_posts_read
 from monitor.config import TOKEN_ENV, Settings
 from monitor.store.engine import display_url
 from monitor.store.schema import Checkpoint, CollectionRun
+from monitor.store.sends import sends_summary
 from monitor.times import month_start, utc_text
 
 LAST_RUNS = 10
@@ -135,6 +136,7 @@ def status_object(
         "checkpoints": checkpoints,
         "gaps": gaps,
         "lease": {"holder": held.holder, "expires_at": held.expires_at} if active else None,
+        "email": sends_summary(engine) if settings.email is not None else None,
     }
 
 
@@ -187,6 +189,7 @@ def format_status(obj: dict[str, Any]) -> list[str]:
             lines.append(f"  {n['job']:<16} {n['local'] or 'paused'}")
     else:
         lines.append("next runs: none scheduled (start hashmon run)")
+    lines += format_email(obj.get("email"))
     if obj["runs"]:
         lines.append("last runs:")
         for r in obj["runs"]:
@@ -201,4 +204,21 @@ def format_status(obj: dict[str, Any]) -> list[str]:
             lines.append(line)
     else:
         lines.append("last runs: none yet")
+    return lines
+
+
+def format_email(sends: dict[str, Any] | None) -> list[str]:
+    """Return the lines about e-mail: the last digest and alert sent, the failed sends."""
+    if sends is None:
+        return ["e-mail: not configured (no [email] section)"]
+    lines = []
+    for key, what in (("last_digest", "digest"), ("last_alert", "alert")):
+        s = sends[key]
+        lines.append(
+            f"last {what} sent: {_when(s['sent_at'])} {s['subject']}"
+            if s
+            else f"last {what} sent: none yet"
+        )
+    for f in sends["failed"]:
+        lines.append(f"e-mail FAILED {_when(f['sent_at'])} ({f['kind']}): {f['message']}")
     return lines

@@ -31,6 +31,7 @@ DEFAULT_API_BASE = "https://api.twitter.com"
 # plain http is for a test server on this machine only: the bearer token travels in a header
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 TOKEN_ENV = "HASHMON_X_BEARER_TOKEN"  # bearer_token reads it; named here to spot it in files
+SMTP_PASSWORD_ENV = "HASHMON_SMTP_PASSWORD"  # the only place the SMTP password comes from
 BASELINE_METRICS = (
     "posts",
     "contributors",
@@ -174,6 +175,93 @@ class Reports(_Section):
     top_n: int = Field(default=10, gt=0, le=100)
 
 
+def _address(value: str) -> str:
+    """Return a plain e-mail address, refusing anything that could smuggle a header."""
+    value = value.strip()
+    if (
+        not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.?[^@\s<>,;\"]*", value)
+        or "\r" in value
+        or "\n" in value
+    ):
+        raise ValueError("expected a plain address like team@example.org")
+    return value
+
+
+class Email(_Section):
+    """``[email]``: where digests and alerts go. The password comes from the environment only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    host: str
+    port: int | None = Field(default=None, gt=0, lt=65536)  # 587 starttls, 465 ssl, 25 none
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    sender: str = Field(alias="from")
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    subject_prefix: str = ""
+    send_reports: bool = True
+    alert_after_minutes: int = Field(default=60, gt=0)
+    tls_ca_file: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any("pass" in str(k).lower() for k in data):
+            raise ValueError(
+                f"the SMTP password is read only from {SMTP_PASSWORD_ENV}, never from the "
+                "config file: remove it from [email] and set that variable"
+            )
+        return data
+
+    @field_validator("host")
+    @classmethod
+    def _plain_host(cls, value: str) -> str:
+        value = value.strip().strip("[]")
+        if not re.fullmatch(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+", value):
+            raise ValueError("expected a host name like smtp.example.org or an IP address")
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _one_sender(cls, value: str) -> str:
+        return _address(value)
+
+    @field_validator("to", "cc")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_address(v) for v in value)
+
+    @field_validator("subject_prefix", "username")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\r" in value or "\n" in value):
+            raise ValueError("expected one line of text")
+        return value
+
+    @model_validator(mode="after")
+    def _safe(self) -> Email:
+        if not self.to:
+            raise ValueError("give at least one address in email.to")
+        if self.security == "none" and self.host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                'security = "none" is allowed only for 127.0.0.1, ::1 or localhost: the '
+                "password and the reports must never cross a network in clear; use "
+                '"starttls" or "ssl"'
+            )
+        return self
+
+    @property
+    def smtp_port(self) -> int:
+        """The port in force: the configured one, else the usual one for ``security``."""
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.to + self.cc))
+
+
 class Settings(_Section):
     campaign: Campaign = Campaign()
     baseline: Baseline | None = Baseline()
@@ -182,6 +270,7 @@ class Settings(_Section):
     x: X = X()
     schedule: Schedule = Schedule()
     reports: Reports = Reports()
+    email: Email | None = None
     # where the settings came from, for messages; not a key of the file
     origin: str = Field(default="built-in defaults", exclude=True)
 
@@ -229,9 +318,10 @@ def _looks_secret(key: str, value: str) -> str | None:
     """Return what kind of secret ``value`` (under ``key``) seems to be, or None."""
     if not value.strip():
         return None
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if token and token in value:
-        return f"the value of {TOKEN_ENV}"
+    for name in (TOKEN_ENV, SMTP_PASSWORD_ENV):
+        secret = os.environ.get(name, "").strip()
+        if len(secret) >= 4 and secret in value:
+            return f"the value of {name}"
     if _SECRET_KEY.search(key.rsplit(".", 1)[-1]):
         return f"a value under a key named {key}"
     if "://" in value:

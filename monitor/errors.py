@@ -47,6 +47,24 @@ class LockedError(HashmonError):
     """Another collector holds this database's collection lease."""
 
 
+class DeliveryError(HashmonError):
+    """An e-mail could not be handed to the SMTP server.
+
+    ``server`` is ``host:port``; ``fault`` one of "DNS", "connection", "TLS", "login",
+    "sender refused", "recipient refused", "message refused", "timeout", "SMTP". The
+    message names both and what to do, never the password.
+    """
+
+    def __init__(self, server: str, fault: str, detail: str, hint: str = "") -> None:
+        self.server = server
+        self.fault = fault
+        self.detail = detail
+        msg = f"e-mail not sent via {server}: {fault} failure ({detail})"
+        if hint:
+            msg += f"; {hint}"
+        super().__init__(msg)
+
+
 class PassStopped(Exception):
     """Raised by a source, a callback or a sleep to end a pass early; the next pass resumes.
 
