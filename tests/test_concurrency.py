@@ -34,6 +34,8 @@ from tests.harness import (
 )
 from tests.xapi import FakeX
 
+pytestmark = pytest.mark.slow  # real processes, minutes: make test and CI, not make quick
+
 ROUNDS = 3 * (5 if os.environ.get("HASHMON_LONG") == "1" else 1)
 CORPUS_POSTS = 1200
 # dates wide enough to hold every simulated post, so days add up to the stored total

@@ -16,6 +16,8 @@ from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
 
+pytestmark = pytest.mark.slow  # the whole simulated week: make test, not make quick
+
 FORMATS = (".html", ".json", ".xlsx", ".pdf")
 
 

@@ -45,6 +45,8 @@ from tests.harness import (
 )
 from tests.xapi import TOKEN, FakeX, read_pages
 
+pytestmark = pytest.mark.slow  # real processes, minutes: make test and CI, not make quick
+
 CORPUS = 1000
 
 

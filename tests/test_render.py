@@ -112,6 +112,7 @@ class _NoSemaphores:
         raise self.failures.pop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("can_fork", [True, False], ids=["two-processes", "one-by-one"])
 def test_several_reports_at_once_are_the_files_each_report_writes_alone(
     known: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, can_fork: bool
@@ -675,6 +676,7 @@ def test_an_index_of_an_empty_folder_says_so(tmp_path: Path) -> None:
 # How long it takes is the bench's business (python -m bench: "report summary ≤ 4 s").
 
 
+@pytest.mark.slow
 def test_a_summary_of_ten_thousand_posts_writes_every_file(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:

@@ -32,6 +32,8 @@ from tests.test_hostile_output import pdf_bytes
 from tests.test_secrets import FORMS
 from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, read_pages
 
+pytestmark = pytest.mark.slow  # real processes, minutes: make test and CI, not make quick
+
 VERBOSITY = {"quiet": [], "v": ["-v"], "vv": ["-vv"]}
 BYTE_FORMS = [f.encode() for f in FORMS] + [unquote(TOKEN).encode("utf-16-le")]
 

@@ -98,6 +98,7 @@ def dumps(pages: Any) -> bytes:
 # --- determinism -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_byte_identical_pages(imhaw17: SimulatedCampaign) -> None:
     again = simulate_campaign(SETTINGS, seed=42)
     now = imhaw17.window_start_at + 2 * DAY
@@ -107,6 +108,7 @@ def test_the_same_seed_gives_byte_identical_pages(imhaw17: SimulatedCampaign) ->
     assert dumps(list(a.lookup(ids))) == dumps(list(b.lookup(ids)))
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_pages_in_another_process(
     imhaw17: SimulatedCampaign,
 ) -> None:

@@ -1330,6 +1330,7 @@ def test_the_default_baseline_is_ten_million_potential_impressions(engine: Engin
     }
 
 
+@pytest.mark.slow
 def test_stats_over_years_of_days_work_and_add_up(engine: Engine, fixture_path: Path) -> None:
     # a span of 752 local days (two summer-time changes a year): a query that grew with
     # the number of days would hit SQLite's 500-term compound SELECT limit
