@@ -377,6 +377,8 @@ def period_stats(
     from (keyed by local hours since the epoch; hours without posts left out), or None
     for a period too long to be summed by the hour. Reports chart the hours.
     """
+    from reports.stakeholders import stats_groups  # it builds on this module
+
     days = date_span(settings, date_from, date_to)
     per_day, totals, hours = _period(conn, settings, days)
     c = settings.campaign
@@ -394,5 +396,6 @@ def period_stats(
         "stored": stored_counts(conn),
         "days": per_day,
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
+        "groups": stats_groups(conn, settings, days, totals),
     }
     return obj, hours

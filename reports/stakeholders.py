@@ -1,0 +1,284 @@
+"""Stakeholder figures of METRICS.md: groups (owned, supporters, others), each supporter,
+each decision maker. SQL aggregates over the posts of the listed authors only.
+
+A post belongs to the stakeholder whose handle equals its author's stored username
+(casefolded). The listed handles are first resolved to author ids (one read of the
+authors table), then every figure is a GROUP BY over those authors' posts in the period
+(batched ``IN`` lists). ``others`` is the period's totals minus the two listed groups:
+each author falls in one group, so that is exact for distinct-author figures too.
+``mentioned_in`` needs every post that mentions anyone: the period's non-empty
+``mentions`` column is read in batches and matched against the handles in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from monitor.config import Settings
+from monitor.stakeholders import SUPPORTERS, Lists, Stakeholder, load_lists
+from monitor.store import stream_rows
+from monitor.times import DAY_US
+from reports.metrics import (
+    ENGAGEMENT_COUNTS,
+    date_span,
+    like_terms,
+    offset_segments,
+    period_figures,
+    window_sql,
+)
+
+GROUPS = ("owned", "supporters", "others")
+GROUP_KEYS = ("posts", "contributors", "potential_impressions", "potential_reach", "engagements")
+KINDS = {"original": "originals", "retweet": "retweets", "quote": "quotes", "reply": "replies"}
+_BATCH = 900  # author ids bound in one statement: under SQLite's oldest limit of 999
+_MENTION_BATCH = 20_000
+_EPOCH = dt.date(1970, 1, 1)
+
+# a retweet's counts belong to its original (METRICS.md), so engagements skip retweets
+_ENGAGEMENTS = (
+    "CASE WHEN p.kind <> 'retweet' THEN "
+    + " + ".join(f"COALESCE(p.{c}, 0)" for c in ENGAGEMENT_COUNTS)
+    + " ELSE 0 END"
+)
+
+
+def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def author_handles(conn: Connection, handles: Iterable[str]) -> dict[str, str]:
+    """Return {author id: casefolded handle} for the stored authors whose latest username
+    is one of ``handles`` (casefolded). Authors without a username match nothing."""
+    wanted = sorted({h.casefold() for h in handles})
+    out: dict[str, str] = {}
+    sql = text(
+        "SELECT a.id, LOWER(a.username) FROM authors a "
+        "WHERE a.username IS NOT NULL AND LOWER(a.username) IN :names"
+    ).bindparams(bindparam("names", expanding=True))
+    for chunk in _chunks(wanted):
+        for author_id, username in conn.execute(sql, {"names": list(chunk)}):
+            out[author_id] = username
+    return out
+
+
+def author_days(
+    conn: Connection, settings: Settings, days: Sequence[dt.date], author_ids: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Return one row per (author, local day with posts) of ``author_ids`` over ``days``:
+    ``author_id``, ``day`` (day number), ``posts``, the four kinds, ``hashtag_posts``,
+    ``potential_impressions`` and ``engagements``."""
+    ids = sorted(set(author_ids))
+    if not ids or not days:
+        return []
+    cte, join, params = window_sql(settings, days[0], days[-1])
+    tag_cond, tag_params = like_terms("p.hashtags", settings.campaign.hashtag_terms, "t")
+    kinds = ", ".join(
+        f"SUM(CASE WHEN p.kind = '{k}' THEN 1 ELSE 0 END) AS {key}" for k, key in KINDS.items()
+    )
+    sql = text(
+        f"""WITH s AS ({cte})
+        SELECT p.author_id, (p.created_at_us + s.off) / {DAY_US} AS day, COUNT(*) AS posts,
+               {kinds},
+               SUM(CASE WHEN {tag_cond} THEN 1 ELSE 0 END) AS hashtag_posts,
+               SUM(COALESCE(p.author_followers, 0)) AS potential_impressions,
+               SUM({_ENGAGEMENTS}) AS engagements
+        {join}
+        WHERE p.author_id IN :ids
+        GROUP BY p.author_id, (p.created_at_us + s.off) / {DAY_US}"""
+    ).bindparams(bindparam("ids", expanding=True))
+    rows = []
+    for chunk in _chunks(ids):
+        for row in conn.execute(sql, {**params, **tag_params, "ids": list(chunk)}).mappings():
+            rows.append({k: int(v) if k != "author_id" else v for k, v in row.items()})
+    return rows
+
+
+def latest_followers(
+    conn: Connection, settings: Settings, days: Sequence[dt.date], author_ids: Iterable[str]
+) -> dict[str, int]:
+    """Return {author id: followers from their latest post in the period} for the
+    authors of ``author_ids`` with posts in ``days`` (latest: largest time, then id as a
+    number), as potential_reach takes them."""
+    ids = sorted(set(author_ids))
+    if not ids or not days:
+        return {}
+    segments = offset_segments(days[0], days[-1], settings.campaign.tz)
+    sql = text(
+        """SELECT author_id, followers FROM (
+            SELECT p.author_id, COALESCE(p.author_followers, 0) AS followers,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY p.author_id
+                       ORDER BY p.created_at_us DESC, LENGTH(p.id) DESC, p.id DESC
+                   ) AS rank
+            FROM posts p
+            WHERE p.created_at_us >= :lo AND p.created_at_us < :hi AND p.author_id IN :ids
+        ) latest WHERE rank = 1"""
+    ).bindparams(bindparam("ids", expanding=True))
+    out: dict[str, int] = {}
+    bounds = {"lo": segments[0].lo, "hi": segments[-1].hi}
+    for chunk in _chunks(ids):
+        for author_id, followers in conn.execute(sql, {**bounds, "ids": list(chunk)}):
+            out[author_id] = int(followers)
+    return out
+
+
+def _group(rows: list[dict[str, Any]], latest: dict[str, int]) -> dict[str, int]:
+    return {
+        "posts": sum(r["posts"] for r in rows),
+        "contributors": len({r["author_id"] for r in rows}),
+        "potential_impressions": sum(r["potential_impressions"] for r in rows),
+        "potential_reach": sum(latest.values()),
+        "engagements": sum(r["engagements"] for r in rows),
+    }
+
+
+def group_figures(
+    conn: Connection,
+    settings: Settings,
+    days: Sequence[dt.date],
+    totals: dict[str, Any],
+    supporters: Sequence[Stakeholder] | None,
+) -> dict[str, dict[str, int]]:
+    """Return ``{"owned": {...}, "supporters": {...}, "others": {...}}`` for ``days``.
+
+    ``totals`` are the period's figures (``period_figures``); ``others`` is them minus
+    the owned and supporters groups. An author who is a campaign account is owned even
+    when a supporter lists the same handle (precedence owned -> supporters -> others).
+    """
+    owned_handles = set(settings.campaign.account_terms)
+    supporter_handles = {h for s in supporters or () for h in s.handles} - owned_handles
+    authors = author_handles(conn, owned_handles | supporter_handles)
+    owned_ids = {a for a, h in authors.items() if h in owned_handles}
+    supporter_ids = {a for a, h in authors.items() if h in supporter_handles}
+    rows = author_days(conn, settings, days, owned_ids | supporter_ids)
+    latest = latest_followers(conn, settings, days, owned_ids | supporter_ids)
+    out = {}
+    for name, ids in (("owned", owned_ids), ("supporters", supporter_ids)):
+        out[name] = _group(
+            [r for r in rows if r["author_id"] in ids],
+            {a: f for a, f in latest.items() if a in ids},
+        )
+    out["others"] = {k: int(totals[k]) - out["owned"][k] - out["supporters"][k] for k in GROUP_KEYS}
+    return out
+
+
+def stats_groups(
+    conn: Connection, settings: Settings, days: Sequence[dt.date], totals: dict[str, Any]
+) -> dict[str, dict[str, int]]:
+    """Return the ``groups`` object of ``hashmon stats --json``, reading the supporters
+    list of the settings (raises ConfigError for a bad one)."""
+    return group_figures(conn, settings, days, totals, load_lists(settings, (SUPPORTERS,))[0])
+
+
+def _mentioned_in(
+    conn: Connection, settings: Settings, days: Sequence[dt.date], people: Sequence[Stakeholder]
+) -> list[int]:
+    """Return, per person, the posts in the period whose mention terms hold one of their
+    handles (stored by the entities-or-text rule, as for campaign accounts)."""
+    counts = [0] * len(people)
+    owner = {h: i for i, person in enumerate(people) for h in person.handles}
+    if not owner or not days:
+        return counts
+    segments = offset_segments(days[0], days[-1], settings.campaign.tz)
+    sql = (
+        "SELECT p.mentions FROM posts p WHERE p.created_at_us >= :lo "
+        "AND p.created_at_us < :hi AND p.mentions <> ''"
+    )
+    bounds = {"lo": segments[0].lo, "hi": segments[-1].hi}
+    for batch in stream_rows(conn, sql, bounds, _MENTION_BATCH):
+        for (mentions,) in batch:
+            found = {i for m in mentions.split() if (i := owner.get(m)) is not None}
+            for i in found:
+                counts[i] += 1
+    return counts
+
+
+def _per_person(
+    people: Sequence[Stakeholder], authors: dict[str, str], rows: list[dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """Return each person's (author, day) rows."""
+    who = {h: i for i, person in enumerate(people) for h in person.handles}
+    out: list[list[dict[str, Any]]] = [[] for _ in people]
+    for row in rows:
+        i = who.get(authors.get(row["author_id"], ""))
+        if i is not None:
+            out[i].append(row)
+    return out
+
+
+def stakeholders_object(
+    conn: Connection,
+    settings: Settings,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    lists: Lists | None = None,
+) -> dict[str, Any]:
+    """Return the ``hashmon stakeholders --json`` object of METRICS.md for the dates
+    covered (the campaign window, either end moved by an override).
+
+    ``lists`` defaults to the settings' lists (raises ConfigError for a bad one); a list
+    not configured gives an empty array. Raises ValueError when the start falls after
+    the end.
+    """
+    days = date_span(settings, date_from, date_to)
+    if lists is None:
+        lists = load_lists(settings)
+    supporters = list(lists.supporters or [])
+    makers = list(lists.decision_makers or [])
+    handles = {h for s in (*supporters, *makers) for h in s.handles}
+    authors = author_handles(conn, handles)
+    rows = author_days(conn, settings, days, authors)
+
+    supporter_out = []
+    for person, mine in zip(supporters, _per_person(supporters, authors, rows), strict=True):
+        active = sorted({r["day"] for r in mine})
+        supporter_out.append(
+            {
+                "name": person.name,
+                "handles": list(person.handles),
+                "columns": dict(person.columns),
+                "posts": sum(r["posts"] for r in mine),
+                "days_active": [(_EPOCH + dt.timedelta(days=d)).isoformat() for d in active],
+                "potential_impressions": sum(r["potential_impressions"] for r in mine),
+                "engagements": sum(r["engagements"] for r in mine),
+                "hashtag_posts": sum(r["hashtag_posts"] for r in mine),
+            }
+        )
+    mentioned = _mentioned_in(conn, settings, days, makers)
+    maker_out = []
+    for person, mine, n in zip(makers, _per_person(makers, authors, rows), mentioned, strict=True):
+        posts = sum(r["posts"] for r in mine)
+        maker_out.append(
+            {
+                "name": person.name,
+                "handles": list(person.handles),
+                "role": person.role,
+                "columns": dict(person.columns),
+                "posts": posts,
+                **{key: sum(r[key] for r in mine) for key in KINDS.values()},
+                "mentioned_in": n,
+                "potential_impressions": sum(r["potential_impressions"] for r in mine),
+                "engagements": sum(r["engagements"] for r in mine),
+                "engaged": posts > 0,
+            }
+        )
+    return {
+        "dates": {"from": days[0].isoformat(), "to": days[-1].isoformat()},
+        "supporters": supporter_out,
+        "silent": [s["name"] for s in supporter_out if s["posts"] == 0],
+        "decision_makers": maker_out,
+    }
+
+
+def period_groups(
+    conn: Connection, settings: Settings, days: Sequence[dt.date]
+) -> dict[str, dict[str, int]]:
+    """Return the groups of ``days`` computing the period's totals first (for callers
+    without a stats object at hand)."""
+    _, totals = period_figures(conn, settings, days)
+    return stats_groups(conn, settings, days, totals)
