@@ -14,6 +14,14 @@ def _handles(person: dict[str, Any]) -> str:
     return " ".join("@" + h for h in person["handles"])
 
 
+def _extra(people: list[dict[str, Any]], table: Table) -> list[str]:
+    """Add the list's own columns (the same for every row of a list) to ``table``."""
+    names = list(people[0]["columns"]) if people else []
+    for name in names:
+        table.add_column(plain(name))
+    return names
+
+
 def stakeholders_table(obj: dict[str, Any], console: Console | None = None) -> None:
     """Print supporters (active, then silent) and decision makers (engaged, then
     mentioned only, then neither), each group in file order."""
@@ -27,6 +35,7 @@ def stakeholders_table(obj: dict[str, Any], console: Console | None = None) -> N
         table.add_column(head, justify="right" if head in ("posts", "potential imp.") else "left")
     table.add_column("engagements", justify="right")
     table.add_column("hashtag posts", justify="right")
+    extra = _extra(supporters, table)
     for s in [*active, *silent]:
         table.add_row(
             plain(s["name"]),
@@ -37,6 +46,7 @@ def stakeholders_table(obj: dict[str, Any], console: Console | None = None) -> N
             f"{s['potential_impressions']:,}",
             f"{s['engagements']:,}",
             f"{s['hashtag_posts']:,}",
+            *(plain(s["columns"].get(c, "")) for c in extra),
         )
     console.print(table)
     makers = obj["decision_makers"]
@@ -55,6 +65,7 @@ def stakeholders_table(obj: dict[str, Any], console: Console | None = None) -> N
     table.add_column("status")
     for head in ("posts", "orig.", "RT", "quotes", "replies", "mentioned in", "engagements"):
         table.add_column(head, justify="right")
+    extra = _extra(makers, table)
     for m, status in [
         *((m, "engaged") for m in engaged),
         *((m, "mentioned only") for m in mentioned),
@@ -77,5 +88,6 @@ def stakeholders_table(obj: dict[str, Any], console: Console | None = None) -> N
                     "engagements",
                 )
             ),
+            *(plain(m["columns"].get(c, "")) for c in extra),
         )
     console.print(table)
