@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
-from jobs.demo import DEMO_DB
+from jobs.demo import DEMO_DB, example_stakeholders
 from monitor.config import Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.store import make_engine
@@ -50,7 +50,7 @@ def test_every_demo_page_says_the_data_is_simulated(demo_run) -> None:
 
 def test_demo_figures_are_hashmon_stats_and_match_the_simulation(demo_run) -> None:
     out, _ = demo_run
-    settings = Settings()
+    settings = Settings(stakeholders=example_stakeholders(Settings()))
     engine = make_engine(f"sqlite:///{out / DEMO_DB}")
     with engine.connect() as conn:
         window = stats_object(conn, settings)
@@ -65,3 +65,5 @@ def test_demo_figures_are_hashmon_stats_and_match_the_simulation(demo_run) -> No
     assert window["totals"]["potential_impressions"] == campaign.window_potential_impressions()
     # the comparison means something: the same order of magnitude as ten million
     assert 0.5 < window["totals"]["baseline_progress"] < 1.5
+    # the example supporters include accounts of the simulated week
+    assert window["groups"]["supporters"]["posts"] > 0
