@@ -38,6 +38,7 @@ from reports.metrics import (
     unit_ranges,
     window_sql,
 )
+from reports.stakeholders import report_stakeholders
 
 KINDS = ("original", "retweet", "reply", "quote")
 KIND_KEYS = {"original": "originals", "retweet": "retweets", "reply": "replies", "quote": "quotes"}
@@ -74,6 +75,8 @@ class ReportData:
     coverage: dict[str, Any]
     generated_at: dt.datetime
     simulated: bool
+    # `hashmon stakeholders --json` for ``days``; None without any list (METRICS.md)
+    stakeholders: dict[str, Any] | None = None
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -614,6 +617,7 @@ def _parts(
         "kinds": kind_shares(totals),
         "campaign_vs_others": campaign_vs_others(conn, settings, first, last, totals),
         "coverage": coverage,
+        "stakeholders": report_stakeholders(conn, settings, first, last),
     }
 
 

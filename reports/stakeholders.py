@@ -282,3 +282,67 @@ def period_groups(
     without a stats object at hand)."""
     _, totals = period_figures(conn, settings, days)
     return stats_groups(conn, settings, days, totals)
+
+
+def report_stakeholders(
+    conn: Connection, settings: Settings, first: dt.date, last: dt.date
+) -> dict[str, Any] | None:
+    """Return the report JSON's ``stakeholders`` object for ``first..last``: the
+    ``hashmon stakeholders --json`` object, or None when no list is configured."""
+    lists = load_lists(settings)
+    if lists.supporters is None and lists.decision_makers is None:
+        return None
+    return stakeholders_object(conn, settings, first, last, lists)
+
+
+def _status(m: dict[str, Any]) -> str:
+    return "engaged" if m["engaged"] else "mentioned only" if m["mentioned_in"] else "neither"
+
+
+def stakeholder_tables(obj: dict[str, Any]) -> list[tuple[str, str, list[str], list[list[Any]]]]:
+    """Return the report's supporters and decision makers tables as (name, title,
+    columns, rows): supporters active then silent; decision makers by role (file order
+    of first appearance), engaged first. The lists' own columns come last."""
+    out = []
+    sup = obj["supporters"]
+    extra = list(sup[0]["columns"]) if sup else []
+    rows = [
+        [
+            s["name"],
+            " ".join(s["handles"]),
+            "active" if s["posts"] else "silent",
+            s["posts"],
+            " ".join(s["days_active"]),
+            s["potential_impressions"],
+            s["engagements"],
+            s["hashtag_posts"],
+            *(s["columns"].get(c, "") for c in extra),
+        ]
+        for s in sorted(sup, key=lambda s: s["posts"] == 0)
+    ]
+    columns = ["name", "handles", "status", "posts", "days_active", "potential_impressions"]
+    columns += ["engagements", "hashtag_posts", *extra]
+    out.append(("supporters", "Supporters", columns, rows))
+    makers = obj["decision_makers"]
+    roles = list(dict.fromkeys(m["role"] or "" for m in makers))
+    order = {"engaged": 0, "mentioned only": 1, "neither": 2}
+    ranked = sorted(makers, key=lambda m: (roles.index(m["role"] or ""), order[_status(m)]))
+    extra = list(makers[0]["columns"]) if makers else []
+    counts = ("posts", "originals", "retweets", "quotes", "replies", "mentioned_in")
+    rows = [
+        [
+            m["role"] or "",
+            m["name"],
+            " ".join(m["handles"]),
+            _status(m),
+            *(m[k] for k in counts),
+            m["potential_impressions"],
+            m["engagements"],
+            *(m["columns"].get(c, "") for c in extra),
+        ]
+        for m in ranked
+    ]
+    columns = ["role", "name", "handles", "status", *counts, "potential_impressions"]
+    columns += ["engagements", *extra]
+    out.append(("decision-makers", "Decision makers", columns, rows))
+    return out

@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from reports.figures import ReportData
 from reports.metrics import PERIOD_KEYS
 from reports.render import definitions, metric_name, report_title, write_file
+from reports.stakeholders import stakeholder_tables
 
 # a spreadsheet reads a cell starting with one of these as a formula (or a DDE command)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -186,12 +187,15 @@ def hashtags_table(report: ReportData) -> Table:
 
 def report_tables(report: ReportData) -> list[Table]:
     """Return every table a report exports: days, top posts, contributors, hashtags."""
-    return [
+    tables = [
         days_table(report),
         posts_table(report),
         contributors_table(report),
         hashtags_table(report),
     ]
+    if report.stakeholders is not None:
+        tables += [Table(*t) for t in stakeholder_tables(report.stakeholders)]
+    return tables
 
 
 # --- CSV --------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> N
         for suffix in FORMATS:
             assert (out / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
         assert len(list(out.glob(f"{stem}-*.png"))) == 4
-        assert len(list(out.glob(f"{stem}-*.csv"))) == 4
+        # days, top posts, contributors, hashtags; supporters and decision makers (the
+        # demo's example lists)
+        assert len(list(out.glob(f"{stem}-*.csv"))) == 6
     index = (out / "index.html").read_text(encoding="utf-8")
     for stem in stems:
         assert f'href="{stem}.html"' in index
