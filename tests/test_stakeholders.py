@@ -523,3 +523,64 @@ def test_the_old_campaign_supporters_key_still_loads_with_a_one_line_notice(
     with sqlite_engine.connect() as conn:
         names = [s["name"] for s in stakeholders_object(conn, settings)["supporters"]]
     assert names == ["@PointOfEew", "x.com/greenstream11"]
+
+
+# --- in every report -------------------------------------------------------------------------
+
+
+def test_each_report_carries_the_stakeholders_of_its_dates_in_json_csv_xlsx_and_html(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from reports.build import write_daily_report, write_summary_report
+
+    import_files(sqlite_engine, [SEARCH])
+    settings = with_lists(SETTINGS, LISTS / "supporters.csv", LISTS / "decision_makers.csv")
+    write_summary_report(sqlite_engine, settings, tmp_path)
+    write_daily_report(sqlite_engine, settings, D(2023, 4, 8), tmp_path)
+    summary = next(tmp_path.glob("summary-*.json")).stem
+    cases = [(summary, D(2023, 4, 6), D(2023, 4, 9)), ("daily-2023-04-08", D(2023, 4, 8), None)]
+    for stem, first, last in cases:
+        obj = json.loads((tmp_path / f"{stem}.json").read_text(encoding="utf-8"))
+        want = stakeholders_oracle(SETTINGS, SUPPORTERS_WANT, MAKERS_WANT, first, last or first)
+        assert obj["stakeholders"] == want
+        assert (
+            obj["figures"]["groups"]
+            == oracle(
+                [SEARCH],
+                SETTINGS,
+                first,
+                last or first,
+                supporters={h for s in SUPPORTERS_WANT for h in s.handles},
+            )["groups"]
+        )
+        with (tmp_path / f"{stem}-supporters.csv").open(encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+        active = [s for s in want["supporters"] if s["posts"]]
+        silent = [s for s in want["supporters"] if not s["posts"]]
+        assert [r["name"] for r in rows] == [s["name"] for s in active + silent]
+        assert [int(r["posts"]) for r in rows] == [s["posts"] for s in active + silent]
+        assert rows[0]["Event"] == (active + silent)[0]["columns"]["Event"]
+        with (tmp_path / f"{stem}-decision-makers.csv").open(encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+        assert sorted(r["name"] for r in rows) == sorted(m["name"] for m in want["decision_makers"])
+        mentioned = {r["name"]: int(r["mentioned_in"]) for r in rows}
+        assert mentioned == {m["name"]: m["mentioned_in"] for m in want["decision_makers"]}
+        book = openpyxl.load_workbook(tmp_path / f"{stem}.xlsx", read_only=True)
+        assert {"Supporters", "Decision makers"} <= set(book.sheetnames)
+        page = (tmp_path / f"{stem}.html").read_text(encoding="utf-8")
+        for s in silent:
+            assert s["name"] in page.split("Not heard from yet")[1].split("</ul>")[0]
+        assert f"{len(active)} of {len(want['supporters'])} supporters" in page
+
+
+def test_without_lists_the_report_json_stakeholders_is_null(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from reports.build import write_summary_report
+
+    import_files(sqlite_engine, [SEARCH])
+    write_summary_report(sqlite_engine, SETTINGS, tmp_path)
+    obj = json.loads(next(tmp_path.glob("summary-*.json")).read_text(encoding="utf-8"))
+    assert obj["stakeholders"] is None
+    assert obj["figures"]["groups"]["supporters"]["posts"] == 0
+    assert not list(tmp_path.glob("*-supporters.csv"))
