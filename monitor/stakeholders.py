@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -194,6 +195,21 @@ def legacy_supporters(handles: tuple[str, ...], origin: str) -> list[Stakeholder
     return list(out.values())
 
 
+@lru_cache(maxsize=8)
+def _read_cached(path: str, kind: str, stamp: tuple[int, int]) -> tuple[Stakeholder, ...]:
+    # a report reads the lists for its figures and for its sections: read the file once
+    # per version of it (modification time and size)
+    return tuple(read_list(Path(path), kind))
+
+
+def _read(path: str, kind: str) -> list[Stakeholder]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return read_list(Path(path), kind)  # raises the error naming the file
+    return list(_read_cached(path, kind, (st.st_mtime_ns, st.st_size)))
+
+
 def load_lists(settings: Settings, which: tuple[str, ...] = (SUPPORTERS, DECISION_MAKERS)) -> Lists:
     """Return the configured stakeholder lists named in ``which`` (others: None).
 
@@ -205,9 +221,9 @@ def load_lists(settings: Settings, which: tuple[str, ...] = (SUPPORTERS, DECISIO
     supporters = decision_makers = None
     if SUPPORTERS in which:
         if s.supporters:
-            supporters = read_list(Path(s.supporters), SUPPORTERS)
+            supporters = _read(s.supporters, SUPPORTERS)
         elif s.supporter_handles:
             supporters = legacy_supporters(s.supporter_handles, settings.origin)
     if DECISION_MAKERS in which and s.decision_makers:
-        decision_makers = read_list(Path(s.decision_makers), DECISION_MAKERS)
+        decision_makers = _read(s.decision_makers, DECISION_MAKERS)
     return Lists(supporters, decision_makers)
