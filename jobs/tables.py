@@ -59,5 +59,11 @@ def stats_table(obj: dict[str, Any], console: Console | None = None) -> None:
                 f"{fmt('baseline_progress', obj['totals']['baseline_progress'])}"
             )
         )
+    g = obj.get("groups")
+    if g:
+        console.print(
+            f"posts by the campaign's accounts: {g['owned']['posts']:,}, by supporters: "
+            f"{g['supporters']['posts']:,}, by everyone else: {g['others']['posts']:,}"
+        )
     s = obj["stored"]
     console.print(plain(f"stored: {s['posts']:,} posts by {s['authors']:,} authors (all dates)"))
