@@ -26,6 +26,14 @@ def stakeholders_table(obj: dict[str, Any], console: Console | None = None) -> N
     """Print supporters (active, then silent) and decision makers (engaged, then
     mentioned only, then neither), each group in file order."""
     console = console or Console()
+    if not obj["supporters"] and not obj["decision_makers"]:
+        console.print(
+            plain(
+                "No stakeholders listed: name a supporters and a decision_makers list (CSV or "
+                "XLSX) under [stakeholders] in the config file; see examples/."
+            )
+        )
+        return
     span = f"{obj['dates']['from']} to {obj['dates']['to']}"
     supporters = obj["supporters"]
     active = [s for s in supporters if s["posts"]]

@@ -584,3 +584,11 @@ def test_without_lists_the_report_json_stakeholders_is_null(
     assert obj["stakeholders"] is None
     assert obj["figures"]["groups"]["supporters"]["posts"] == 0
     assert not list(tmp_path.glob("*-supporters.csv"))
+
+
+def test_without_lists_the_table_says_how_to_name_them(project: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--database", _db(project), "stakeholders"], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert "[stakeholders]" in result.stdout and "No stakeholders listed" in result.stdout
