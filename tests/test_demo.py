@@ -69,3 +69,19 @@ def test_demo_figures_are_hashmon_stats_and_match_the_simulation(demo_run) -> No
     assert 0.5 < window["totals"]["baseline_progress"] < 1.5
     # the example supporters include accounts of the simulated week
     assert window["groups"]["supporters"]["posts"] > 0
+
+
+def test_the_demo_summary_shows_active_and_silent_supporters_and_every_decision_maker_status(
+    demo_run,
+) -> None:
+    out, _ = demo_run
+    summary = json.loads((out / "summary-IMHAW17.json").read_text(encoding="utf-8"))
+    s = summary["stakeholders"]
+    active = [p for p in s["supporters"] if p["posts"]]
+    assert active and s["silent"]
+    assert s["silent"] == [p["name"] for p in s["supporters"] if not p["posts"]]
+    statuses = {(m["engaged"], m["mentioned_in"] > 0) for m in s["decision_makers"]}
+    assert (False, True) in statuses and (False, False) in statuses
+    assert any(engaged for engaged, _ in statuses)
+    page = (out / "summary-IMHAW17.html").read_text(encoding="utf-8")
+    assert "Not heard from yet" in page and "Decision makers" in page
