@@ -205,7 +205,8 @@ def csv_bytes(table: Table) -> bytes:
     """Return the table as CSV, UTF-8 with a byte-order mark so Excel reads the accents."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(table.columns)
+    # a stakeholder list's own column names are user text too
+    writer.writerow([spreadsheet_cell(c) for c in table.columns])
     for row in table.rows:
         writer.writerow(["" if v is None else spreadsheet_cell(v) for v in row])
     return buf.getvalue().encode("utf-8-sig")
@@ -240,7 +241,7 @@ def _sheet(
     ws.freeze_panes = "A2"
     header = []
     for col in columns:
-        cell = WriteOnlyCell(ws, value=col)
+        cell = WriteOnlyCell(ws, value=spreadsheet_cell(col, xlsx=True))
         cell.font = _BOLD
         header.append(cell)
     ws.append(header)

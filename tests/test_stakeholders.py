@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -22,9 +23,11 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 from sqlalchemy import Engine
 
 from jobs.cli import cli, main
+from jobs.stakeholders import stakeholders_table
 from monitor.archive import import_files
 from monitor.config import Settings, Stakeholders, load_settings
 from monitor.errors import ConfigError
@@ -592,3 +595,39 @@ def test_without_lists_the_table_says_how_to_name_them(project: Path) -> None:
     )
     assert result.exit_code == 0
     assert "[stakeholders]" in result.stdout and "No stakeholders listed" in result.stdout
+
+
+def test_hostile_list_text_is_inert_in_html_csv_xlsx_and_the_terminal(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from reports.build import write_summary_report
+
+    hostile = tmp_path / "hostile.csv"
+    with hostile.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "handle", "=cmd|' /C calc'!A0", "notes"])
+        w.writerow(
+            ["<script>alert(1)</script>", "@pointofeew", '=HYPERLINK("http://x")', "[bold]x"]
+        )
+        w.writerow(["=1+2 \u202e", "@QuietHarbourTr", "+1", "@SUM(1)"])
+    import_files(sqlite_engine, [SEARCH])
+    settings = with_lists(SETTINGS, hostile, hostile)
+    write_summary_report(sqlite_engine, settings, tmp_path)
+    stem = next(tmp_path.glob("summary-*.json")).stem
+    page = (tmp_path / f"{stem}.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    for name in ("supporters", "decision-makers"):
+        with (tmp_path / f"{stem}-{name}.csv").open(encoding="utf-8-sig") as fh:
+            cells = [c for row in csv.reader(fh) for c in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "@"))], cells
+    book = openpyxl.load_workbook(tmp_path / f"{stem}.xlsx")
+    for title in ("Supporters", "Decision makers"):
+        for row in book[title].iter_rows(values_only=True):
+            for value in row:
+                assert not (isinstance(value, str) and value.startswith(("=", "+", "@")))
+    obj = json.loads((tmp_path / f"{stem}.json").read_text(encoding="utf-8"))
+    assert obj["stakeholders"]["supporters"][0]["name"] == "<script>alert(1)</script>"
+    buffer = io.StringIO()
+    stakeholders_table(obj["stakeholders"], Console(file=buffer, width=300))
+    shown = buffer.getvalue()
+    assert "[bold]x" in shown and "\u202e" not in shown and "\x1b" not in shown
