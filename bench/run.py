@@ -36,6 +36,7 @@ import orjson
 
 from bench.corpus import OUT, ensure_corpus, parse_size, size_label
 from bench.idle import measure_idle
+from bench.stakeholders import write_lists
 from monitor.config import Settings
 from reports.periods import offset_segments
 
@@ -316,12 +317,14 @@ def bench_week(
     rows = {
         "floor": Row(section, "floor: sqlite3, one GROUP BY day", posts, floor=True),
         "stats": Row(section, "hashmon stats --json", posts),
+        "stakeholders": Row(section, "hashmon stakeholders --json (1,000 + 650)", posts),
         "report": Row(section, "hashmon report summary (all formats)", posts),
         "naive": Row(section, "naive: pandas read_sql + groupby", posts),
     }
     logs = out / "logs"
     url = f"sqlite:///{db}"
     reports = out / "reports"
+    lists = write_lists(db, out / "lists")
     for i in range(runs):
         say(f"  {section}: run {i + 1} of {runs}")
         rows["floor"].runs.append(
@@ -334,6 +337,13 @@ def bench_week(
         rows["stats"].runs.append(
             measure(
                 [BIN / "hashmon", "--database", url, "stats", "--json"], out, logs / "stats.json"
+            )
+        )
+        rows["stakeholders"].runs.append(
+            measure(
+                [BIN / "hashmon", "--config", lists, "--database", url, "stakeholders", "--json"],
+                out,
+                logs / "stakeholders.json",
             )
         )
         shutil.rmtree(reports, ignore_errors=True)
@@ -420,6 +430,15 @@ def verdicts(rows: list[Row]) -> list[str]:
                 f"(target ≤ 1.5×: {'met' if ratio <= 1.5 else 'NOT met'}); peak RSS "
                 f"{r.rss:.0f} MB (target ≤ 150: {'met' if r.rss <= 150 else 'NOT met'})"
             )
+        elif name.startswith("hashmon stakeholders"):
+            stats = by.get((section, "hashmon stats --json"))
+            if stats is not None:
+                rel = r.median / stats.median
+                out.append(
+                    f"{section}: hashmon stakeholders --json (1,000 supporters, 650 decision "
+                    f"makers) at {rel:.2f}× hashmon stats --json "
+                    f"(target < 2×: {'met' if rel < 2 else 'NOT met'})"
+                )
         elif name.startswith("hashmon report summary"):
             out.append(
                 f"{section}: hashmon report summary in {r.median:.1f} s "

@@ -162,6 +162,33 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="The METRICS.md object, as JSON.")
+@click.option("--from", "date_from", type=DATE, help="First local date (default: campaign.start).")
+@click.option("--to", "date_to", type=DATE, help="Last local date (default: campaign.end).")
+@pass_app
+def stakeholders(
+    app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date | None
+) -> None:
+    """Show which supporters posted, who is silent, and which decision makers joined in.
+
+    Example: hashmon stakeholders --json --from 2017-06-12 --to 2017-06-13
+    """
+    from reports.stakeholders import stakeholders_object
+
+    try:
+        with snapshot(app.engine) as conn:
+            obj = stakeholders_object(conn, app.settings, date_from, date_to)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; give --from on or before --to") from None
+    if as_json:
+        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    else:
+        from jobs.terminal import stakeholders_table  # rich: only for the terminal
+
+        stakeholders_table(obj)
+
+
+@cli.command()
 @click.option(
     "--out",
     metavar="DIR",

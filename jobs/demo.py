@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jobs import passes
 from jobs.reporting import write_campaign_reports
-from monitor.config import Database, Reports, Settings
+from monitor.config import Database, Reports, Settings, Stakeholders
 from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.store.engine import make_engine
@@ -38,10 +38,30 @@ class DemoResult:
     seconds: float = 0.0
 
 
+# invented supporters and decision makers, some of them accounts of the simulated week
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def example_stakeholders(settings: Settings) -> Stakeholders:
+    """Return the settings' stakeholder lists, or the example lists (when this is a
+    checkout that has them) if none is configured."""
+    s = settings.stakeholders
+    if s.supporters or s.decision_makers or s.supporter_handles:
+        return s
+    if not (EXAMPLES / "supporters.csv").is_file():
+        return s
+    return Stakeholders(
+        supporters=str(EXAMPLES / "supporters.csv"),
+        decision_makers=str(EXAMPLES / "decision_makers.csv"),
+    )
+
+
 def demo_settings(settings: Settings, out_dir: Path, seed: int) -> Settings:
-    """Return ``settings`` turned to the simulated source, the demo database and ``out_dir``."""
+    """Return ``settings`` turned to the simulated source, the demo database and ``out_dir``
+    (with the example stakeholder lists when it names none)."""
     return settings.model_copy(
         update={
+            "stakeholders": example_stakeholders(settings),
             "source": SourceSettings(kind="simulated", seed=seed),
             "database": Database(url=f"sqlite:///{out_dir / DEMO_DB}"),
             "reports": Reports(

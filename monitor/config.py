@@ -262,6 +262,23 @@ class Email(_Section):
         return tuple(dict.fromkeys(self.to + self.cc))
 
 
+class Stakeholders(_Section):
+    # CSV or XLSX lists (METRICS.md "Stakeholders"); relative paths are made relative to
+    # the config file when it is read
+    supporters: str | None = None
+    decision_makers: str | None = None
+    # the handles of the old ``[campaign] supporters`` key of a config file: supporters
+    # until a list file is named; not a key of [stakeholders]
+    supporter_handles: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @field_validator("supporters", "decision_makers")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("expected the path of a .csv or .xlsx file, or no key at all")
+        return value
+
+
 class Settings(_Section):
     campaign: Campaign = Campaign()
     baseline: Baseline | None = Baseline()
@@ -271,6 +288,7 @@ class Settings(_Section):
     schedule: Schedule = Schedule()
     reports: Reports = Reports()
     email: Email | None = None
+    stakeholders: Stakeholders = Stakeholders()
     # where the settings came from, for messages; not a key of the file
     origin: str = Field(default="built-in defaults", exclude=True)
 
@@ -382,7 +400,46 @@ def parse_settings(data: dict, origin: str) -> Settings:
     if "baseline" not in data and origin != "built-in defaults":
         # a config file without [baseline] compares against nothing (METRICS.md)
         settings = settings.model_copy(update={"baseline": None})
+    settings = _moved_supporters(settings, data, origin)
     return settings.model_copy(update={"origin": origin})
+
+
+def _moved_supporters(settings: Settings, data: dict, origin: str) -> Settings:
+    """Carry the old ``[campaign] supporters`` handles over to the stakeholders, with a
+    one-line notice; the simulator still reads them from ``campaign.supporters``."""
+    old = settings.campaign.supporters
+    if not isinstance(data.get("campaign"), dict) or "supporters" not in data["campaign"]:
+        return settings
+    if settings.stakeholders.supporters:
+        log.warning(
+            "config notice in %s: [campaign] supporters is replaced by [stakeholders] "
+            "supporters, which is set: the old key is ignored; remove it",
+            origin,
+        )
+        return settings
+    log.warning(
+        "config notice in %s: [campaign] supporters moved to [stakeholders] supporters "
+        "(the path of a CSV or XLSX list with name and handle columns); %s",
+        origin,
+        f"its {len(old)} handles count as supporters until then" if old else "remove it",
+    )
+    stakeholders = settings.stakeholders.model_copy(update={"supporter_handles": old})
+    return settings.model_copy(update={"stakeholders": stakeholders})
+
+
+def _relative_to(settings: Settings, path: Path) -> Settings:
+    """Return settings whose stakeholder list paths are relative to the config file."""
+    s = settings.stakeholders
+    update = {}
+    for key in ("supporters", "decision_makers"):
+        value = getattr(s, key)
+        if value and not Path(value).expanduser().is_absolute():
+            update[key] = str(path.parent / value)
+        elif value:
+            update[key] = str(Path(value).expanduser())
+    if not update:
+        return settings
+    return settings.model_copy(update={"stakeholders": s.model_copy(update=update)})
 
 
 def load_settings(config_path: str | None = None, database_url: str | None = None) -> Settings:
@@ -407,7 +464,7 @@ def load_settings(config_path: str | None = None, database_url: str | None = Non
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         warn_if_exposed(path, data)
-        settings = parse_settings(data, str(path))
+        settings = _relative_to(parse_settings(data, str(path)), path)
     elif explicit:
         hint = f" (from {CONFIG_ENV})" if not config_path else ""
         raise ConfigError(

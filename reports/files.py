@@ -53,6 +53,7 @@ def report_json(report: ReportData, charts: list[Chart], files: dict[str, str]) 
         "top_hashtags": report.top_hashtags,
         "campaign_vs_others": report.campaign_vs_others,
         "coverage": report.coverage,
+        "stakeholders": report.stakeholders,
         "charts": [
             {"name": c.name, "title": c.title, "alt": c.alt, "file": files.get(c.name)}
             for c in charts

@@ -22,6 +22,8 @@ FILE_PARTS = (
     "top-posts",
     "top-contributors",
     "hashtags",
+    "supporters",
+    "decision-makers",
 )
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

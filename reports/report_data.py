@@ -27,6 +27,7 @@ from reports.rankings import (
     top_hashtags,
     top_posts,
 )
+from reports.stakeholders import report_stakeholders
 from reports.stats import (
     day_stats,
     period_stats,
@@ -53,6 +54,8 @@ class ReportData:
     coverage: dict[str, Any]
     generated_at: dt.datetime
     simulated: bool
+    # `hashmon stakeholders --json` for ``days``; None without any list (METRICS.md)
+    stakeholders: dict[str, Any] | None = None
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -125,6 +128,7 @@ def _parts(
         "kinds": kind_shares(totals),
         "campaign_vs_others": campaign_vs_others(conn, settings, first, last, totals),
         "coverage": coverage,
+        "stakeholders": report_stakeholders(conn, settings, first, last),
     }
 
 
@@ -152,7 +156,7 @@ def daily_data(
         if c.start <= day <= c.end:
             # the day is one of the days to date: one read gives both
             window = period_stats(conn, settings, c.start, day)
-            one_day = day_stats(settings, window, day)
+            one_day = day_stats(conn, settings, window, day)
         else:
             one_day = period_stats(conn, settings, day, day)
             window = period_stats(conn, settings, c.start, c.end) if day > c.end else None

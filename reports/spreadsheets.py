@@ -23,6 +23,7 @@ from reports.definitions import definitions
 from reports.files import write_file
 from reports.format import metric_name, report_title
 from reports.report_data import ReportData
+from reports.stakeholders import stakeholder_tables
 from reports.stats import PERIOD_KEYS
 
 # a spreadsheet reads a cell starting with one of these as a formula (or a DDE command)
@@ -206,12 +207,15 @@ def hashtags_table(report: ReportData) -> Table:
 
 def report_tables(report: ReportData) -> list[Table]:
     """Return every table a report exports: days, top posts, contributors, hashtags."""
-    return [
+    tables = [
         days_table(report),
         posts_table(report),
         contributors_table(report),
         hashtags_table(report),
     ]
+    if report.stakeholders is not None:
+        tables += [Table(*t) for t in stakeholder_tables(report.stakeholders)]
+    return tables
 
 
 # --- CSV --------------------------------------------------------------------------------
@@ -221,7 +225,8 @@ def csv_bytes(table: Table) -> bytes:
     """Return the table as CSV, UTF-8 with a byte-order mark so Excel reads the accents."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(table.columns)
+    # a stakeholder list's own column names are user text too
+    writer.writerow([spreadsheet_cell(c) for c in table.columns])
     for row in table.rows:
         writer.writerow(["" if v is None else spreadsheet_cell(v) for v in row])
     return buf.getvalue().encode("utf-8-sig")
@@ -361,7 +366,8 @@ def _sheet(
     ws.freeze_panes = "A2"
     head = []
     for col in columns:
-        cell = WriteOnlyCell(ws, value=header(col))
+        # a stakeholder list's own column names are user text too
+        cell = WriteOnlyCell(ws, value=spreadsheet_cell(header(col), xlsx=True))
         cell.font = _BOLD
         cell.alignment = _HEAD
         head.append(cell)

@@ -310,8 +310,14 @@ class PeriodStats(NamedTuple):
 
 
 def _stats_object(
-    conn: Connection, settings: Settings, per_day: list[dict[str, Any]], totals: dict[str, Any]
+    conn: Connection,
+    settings: Settings,
+    days: list[dt.date],
+    per_day: list[dict[str, Any]],
+    totals: dict[str, Any],
 ) -> dict[str, Any]:
+    from reports.stakeholders import stats_groups  # it builds on this module
+
     c = settings.campaign
     b = settings.baseline
     return {
@@ -327,6 +333,7 @@ def _stats_object(
         "stored": stored_counts(conn),
         "days": per_day,
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
+        "groups": stats_groups(conn, settings, days, totals),
     }
 
 
@@ -337,8 +344,9 @@ def stats_object(
     date_to: dt.date | None = None,
 ) -> dict[str, Any]:
     """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
-    period = _period(conn, settings, date_span(settings, date_from, date_to))
-    return _stats_object(conn, settings, period.per_day, period.totals)
+    days = date_span(settings, date_from, date_to)
+    period = _period(conn, settings, days)
+    return _stats_object(conn, settings, days, period.per_day, period.totals)
 
 
 def period_stats(
@@ -348,20 +356,26 @@ def period_stats(
     date_to: dt.date | None = None,
 ) -> PeriodStats:
     """Return stats_object with the hours and running author figures it was made from."""
-    period = _period(conn, settings, date_span(settings, date_from, date_to), by_hour=True)
+    days = date_span(settings, date_from, date_to)
+    period = _period(conn, settings, days, by_hour=True)
     assert period.hours is not None  # summed by the hour whatever the period's length
     running = [{"contributors": c, "potential_reach": r} for c, r in period.running]
     return PeriodStats(
-        _stats_object(conn, settings, period.per_day, period.totals), period.hours, running
+        _stats_object(conn, settings, days, period.per_day, period.totals), period.hours, running
     )
 
 
-def day_stats(settings: Settings, period: PeriodStats, day: dt.date) -> PeriodStats:
+def day_stats(
+    conn: Connection, settings: Settings, period: PeriodStats, day: dt.date
+) -> PeriodStats:
     """Return the PeriodStats of ``day``, one of ``period``'s days, taken from its figures.
 
     A one-day period's totals are that day's row (its authors are the day's), so a daily
-    report reads the day and the campaign to date in one pass.
+    report reads the day and the campaign to date in one pass; only the day's groups
+    (owned, supporters, others) are read anew.
     """
+    from reports.stakeholders import stats_groups  # it builds on this module
+
     obj = period.figures
     k = [d["date"] for d in obj["days"]].index(day.isoformat())
     row = obj["days"][k]
@@ -372,6 +386,7 @@ def day_stats(settings: Settings, period: PeriodStats, day: dt.date) -> PeriodSt
         **obj,
         "days": [row],
         "totals": {**totals, "baseline_progress": baseline_progress(settings, totals)},
+        "groups": stats_groups(conn, settings, [day], totals),
     }
     running = [{"contributors": row["contributors"], "potential_reach": row["potential_reach"]}]
     return PeriodStats(figures, hours, running)

@@ -34,6 +34,7 @@ def test_quick_bench_prints_the_table_with_the_floor_and_the_peer(tmp_path: Path
         "peer: sqlite-utils insert --nl (posts)",
         "floor: sqlite3, one GROUP BY day",
         "hashmon stats --json",
+        "hashmon stakeholders --json (1,000 + 650)",
         "hashmon report summary (all formats)",
         "naive: pandas read_sql + groupby",
     ):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from jobs.cli import main
-from jobs.demo import DEMO_DB
+from jobs.demo import DEMO_DB, example_stakeholders
 from monitor.config import Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
@@ -37,7 +37,9 @@ def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> N
         for suffix in FORMATS:
             assert (out / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
         assert len(list(out.glob(f"{stem}-*.png"))) == 4
-        assert len(list(out.glob(f"{stem}-*.csv"))) == 4
+        # days, top posts, contributors, hashtags; supporters and decision makers (the
+        # demo's example lists)
+        assert len(list(out.glob(f"{stem}-*.csv"))) == 6
     index = (out / "index.html").read_text(encoding="utf-8")
     for stem in stems:
         assert f'href="{stem}.html"' in index
@@ -53,7 +55,7 @@ def test_every_demo_page_says_the_data_is_simulated(demo_run) -> None:
 
 def test_demo_figures_are_hashmon_stats_and_match_the_simulation(demo_run) -> None:
     out, _ = demo_run
-    settings = Settings()
+    settings = Settings(stakeholders=example_stakeholders(Settings()))
     engine = make_engine(f"sqlite:///{out / DEMO_DB}")
     with engine.connect() as conn:
         window = stats_object(conn, settings)
@@ -68,6 +70,8 @@ def test_demo_figures_are_hashmon_stats_and_match_the_simulation(demo_run) -> No
     assert window["totals"]["potential_impressions"] == campaign.window_potential_impressions()
     # the comparison means something: the same order of magnitude as ten million
     assert 0.5 < window["totals"]["baseline_progress"] < 1.5
+    # the example supporters include accounts of the simulated week
+    assert window["groups"]["supporters"]["posts"] > 0
 
 
 def test_the_demo_records_its_reports_as_a_run_on_the_simulated_clock(demo_run) -> None:
@@ -89,3 +93,19 @@ def test_the_demo_records_its_reports_as_a_run_on_the_simulated_clock(demo_run) 
     # the demo's clock stops at its last collect pass, and the reports are stamped with it
     assert status == "ok" and started == finished == last_collect
     assert "2017-06-12" in message and "2017-06-16" in message and str(out) in message
+
+
+def test_the_demo_summary_shows_active_and_silent_supporters_and_every_decision_maker_status(
+    demo_run,
+) -> None:
+    out, _ = demo_run
+    summary = json.loads((out / "summary-IMHAW17.json").read_text(encoding="utf-8"))
+    s = summary["stakeholders"]
+    active = [p for p in s["supporters"] if p["posts"]]
+    assert active and s["silent"]
+    assert s["silent"] == [p["name"] for p in s["supporters"] if not p["posts"]]
+    statuses = {(m["engaged"], m["mentioned_in"] > 0) for m in s["decision_makers"]}
+    assert (False, True) in statuses and (False, False) in statuses
+    assert any(engaged for engaged, _ in statuses)
+    page = (out / "summary-IMHAW17.html").read_text(encoding="utf-8")
+    assert "Not heard from yet" in page and "Decision makers" in page

@@ -192,25 +192,58 @@ def _figures(posts: list[dict]) -> dict[str, Any]:
     }
 
 
+def observed(
+    paths: Sequence[Path], settings: Settings, skip_bad_lines: bool = False
+) -> tuple[dict[int, dict], dict[str, str]]:
+    """Return (the posts by id, as METRICS.md keeps them, each with its raw first item
+    under ``item``; each author's latest username, casefolded)."""
+    campaign = settings.campaign
+    posts: dict[int, dict] = {}
+    usernames: dict[str, str] = {}
+    for item, users in _sightings(paths, skip_bad_lines):
+        pid = int(item["id"])
+        if pid not in posts:
+            posts[pid] = _first_sighting(item, users, campaign) | {"item": item}
+        metrics = item.get("public_metrics")
+        if isinstance(metrics, dict):
+            for name in (*ENGAGEMENT, "impression_count"):
+                if metrics.get(name) is not None:
+                    posts[pid]["counts"][name] = metrics[name]
+        author = item.get("author_id")
+        username = (users.get(author) or {}).get("username") if author else None
+        if username:
+            usernames[author] = username.casefold()
+    return posts, usernames
+
+
+GROUP_KEYS = ("posts", "contributors", "potential_impressions", "potential_reach", "engagements")
+
+
+def group_oracle(
+    posts: list[dict], usernames: dict[str, str], accounts: Iterable[str], supporters: set[str]
+) -> dict[str, dict[str, int]]:
+    """Return METRICS.md's groups of ``posts``: owned, then supporters, then others."""
+    owned = {a.lstrip("@").casefold() for a in accounts}
+    members: dict[str, list[dict]] = {"owned": [], "supporters": [], "others": []}
+    for p in posts:
+        name = usernames.get(p["author"]) if p["author"] is not None else None
+        group = "owned" if name in owned else "supporters" if name in supporters else "others"
+        members[group].append(p)
+    return {g: {k: _figures(ps)[k] for k in GROUP_KEYS} for g, ps in members.items()}
+
+
 def oracle(
     paths: Sequence[Path],
     settings: Settings,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     skip_bad_lines: bool = False,
+    supporters: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Return the `hashmon stats --json` object for ``paths``, computed from METRICS.md."""
+    """Return the `hashmon stats --json` object for ``paths``, computed from METRICS.md
+    (``supporters``: the listed supporters' handles, casefolded)."""
     campaign = settings.campaign
-    posts: dict[int, dict] = {}
-    for item, users in _sightings(paths, skip_bad_lines):
-        pid = int(item["id"])
-        if pid not in posts:
-            posts[pid] = _first_sighting(item, users, campaign)
-        metrics = item.get("public_metrics")
-        if isinstance(metrics, dict):
-            for name in (*ENGAGEMENT, "impression_count"):
-                if metrics.get(name) is not None:
-                    posts[pid]["counts"][name] = metrics[name]
+    posts, usernames = observed(paths, settings, skip_bad_lines)
     zone = ZoneInfo(campaign.timezone)
     first, last = date_from or campaign.start, date_to or campaign.end
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -246,6 +279,9 @@ def oracle(
             **totals,
             "baseline_progress": None if base is None else totals[base.metric] / value,
         },
+        "groups": group_oracle(
+            [p for d in dates for p in by_day[d]], usernames, campaign.accounts, set(supporters)
+        ),
     }
 
 
