@@ -125,11 +125,16 @@ def _decimal(value: Any) -> str | None:
     return None
 
 
+# The count columns are signed 64-bit (BigInteger): a count past them is as unknown as a
+# negative one, never a value that fails the whole page's write (issue 12.4).
+MAX_COUNT = (1 << 63) - 1
+
+
 def _count(value: Any) -> int | None:
     if type(value) is int:
-        return value if value >= 0 else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+        return value if 0 <= value <= MAX_COUNT else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return int(value)
     return None
 
 
@@ -282,15 +287,15 @@ def _posts(
                 m("impression_count"),
             )
             # counts are ints almost always; anything else goes through _count
-            if not (type(like) is int and like >= 0):
+            if not (type(like) is int and 0 <= like <= MAX_COUNT):
                 like = _count(like)
-            if not (type(retweet) is int and retweet >= 0):
+            if not (type(retweet) is int and 0 <= retweet <= MAX_COUNT):
                 retweet = _count(retweet)
-            if not (type(reply) is int and reply >= 0):
+            if not (type(reply) is int and 0 <= reply <= MAX_COUNT):
                 reply = _count(reply)
-            if not (type(quote) is int and quote >= 0):
+            if not (type(quote) is int and 0 <= quote <= MAX_COUNT):
                 quote = _count(quote)
-            if not (type(impression) is int and impression >= 0):
+            if not (type(impression) is int and 0 <= impression <= MAX_COUNT):
                 impression = _count(impression)
         else:
             like = retweet = reply = quote = impression = None
