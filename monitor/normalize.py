@@ -170,6 +170,20 @@ def _joined(terms: list[str]) -> str:
     return f" {' '.join(seen)} " if seen else ""
 
 
+_X_ENTITY = re.compile("&(amp|lt|gt);")
+_X_ENTITY_CHAR = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def x_text(text: str) -> str:
+    """Return X API v2 post text as a person reads it (METRICS.md).
+
+    X sends ``&``, ``<`` and ``>`` already HTML-encoded, and only those three; decoding
+    exactly them, once and in one pass, keeps a literal "&amp;lt;" as "&lt;". Reports
+    escape text again on the way out.
+    """
+    return _X_ENTITY.sub(lambda m: _X_ENTITY_CHAR[m.group(1)], text) if "&" in text else text
+
+
 def _no_nul(value: str) -> str:
     # valid JSON, but PostgreSQL text cannot hold NUL: keep the character visible instead
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
@@ -271,6 +285,8 @@ def _posts(
             raise PageError(f"post {post_id} has a text that is not a string")
         if "\x00" in text:
             text = _no_nul(text)
+        if "&" in text and platform == PLATFORM_X:
+            text = x_text(text)
         author_id = get("author_id")
         if not (type(author_id) is str and author_id.isdigit() and author_id[0] != "0"):
             author_id = _id(author_id)
