@@ -76,6 +76,9 @@ class PageRecords(NamedTuple):
     authors: list[AuthorRecord]
     non_posts: int  # items of `data` that are not posts (users, count buckets, ...)
     non_post_kind: str | None  # a guess at what those items are, for messages
+    # the line has data, meta, errors or includes, or is a flattened post: a file without
+    # one such line is not an API archive and is refused (METRICS.md)
+    api: bool = True
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -381,6 +384,9 @@ def _guess_kind(items: list) -> str | None:
     return None
 
 
+_API_KEYS = frozenset(("data", "meta", "errors", "includes"))
+
+
 def normalize_page(page: Any, platform: str = PLATFORM_X) -> PageRecords:
     """Return the posts and authors one page delivers.
 
@@ -402,7 +408,7 @@ def normalize_page(page: Any, platform: str = PLATFORM_X) -> PageRecords:
     else:
         data = page.get("data")
         if data is None:
-            return PageRecords([], [], 0, None)
+            return PageRecords([], [], 0, None, not _API_KEYS.isdisjoint(page))
         if isinstance(data, dict):
             items = [data]
         elif isinstance(data, list):

@@ -275,6 +275,7 @@ def _send_pages(path: Path, out: IO[bytes]) -> None:
                     list(map(tuple, records.authors)),
                     records.non_posts,
                     records.non_post_kind,
+                    records.api,
                 )
                 items.append((lineno, page))
             if posts >= _CHILD_POSTS or len(items) >= 100:
@@ -291,11 +292,12 @@ def _send_pages(path: Path, out: IO[bytes]) -> None:
 
 
 def pages_in_child(
-    path: Path, progress: Callable[[int], None] | None = None
+    path: Path, progress: Callable[[int], None] | None = None, name: str | None = None
 ) -> Iterator[tuple[int, PageRecords | str]]:
     """``pages``, read and normalised by a child process while the caller stores.
 
-    Raises ImportFileError if the child cannot read the file or stops unexpectedly.
+    Raises ImportFileError (naming the file ``name``, else ``path``) if the child cannot
+    read the file or stops unexpectedly.
     Closing the generator early stops the child.
     """
     child = subprocess.Popen(
@@ -312,7 +314,7 @@ def pages_in_child(
                 message = pickle.load(child.stdout)
             except (EOFError, pickle.UnpicklingError):
                 raise ImportFileError(
-                    str(path),
+                    name or str(path),
                     None,
                     f"its reader process stopped unexpectedly (exit {child.wait()})",
                     "run the import again",
@@ -321,7 +323,7 @@ def pages_in_child(
                 finished = True
                 return
             if message[0] == "crash":
-                raise ImportFileError(str(path), None, f"cannot be read ({message[1]})")
+                raise ImportFileError(name or str(path), None, f"cannot be read ({message[1]})")
             read, items = message
             if progress is not None:
                 progress(read - reported)
