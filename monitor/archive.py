@@ -218,7 +218,8 @@ def _campaign_share(
     The import's sightings are its observations: those with a ``seq`` past the largest
     before it began and its run id (a collect pass may add its own meanwhile).
     """
-    p, o = store.Post.__table__.c, store.Observation.__table__.c
+    posts = store.Post.__table__
+    p, o = posts.c, store.Observation.__table__.c
     sighted = (
         select(o.platform, o.post_id)
         .where(o.seq > after_seq, o.run_id == run_id)
@@ -233,7 +234,7 @@ def _campaign_share(
     one = lambda cond: func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # noqa: E731
     row = conn.execute(
         select(func.count(), one(matches), one(inside), one(matches & inside)).select_from(
-            p.join(sighted, (p.platform == sighted.c.platform) & (p.id == sighted.c.post_id))
+            posts.join(sighted, (p.platform == sighted.c.platform) & (p.id == sighted.c.post_id))
         )
     ).one()
     terms = " ".join([f"#{t}" for t in campaign.hashtags] + [f"@{a}" for a in campaign.accounts])

@@ -45,7 +45,8 @@ _READ_BUFFER = 1 << 20  # twarc2 lines are ~150 kB: an 8 kB buffer read each in 
 # input makes an import take more than ~200 MB whatever its size (issue 12.5). X sends
 # pages of at most 500 posts: the densest recorded twarc2 line (100 posts, every
 # expansion) is 0.8 MB with 35,000 JSON values, so a page of 500 ~4 MB and ~175,000.
-MAX_LINE_BYTES = 32 << 20
+# A line of 32 MiB (one long text) peaked at 212 MB; at 16 MiB the worst is ~120 MB.
+MAX_LINE_BYTES = 16 << 20
 # Parsed JSON and its records take up to ~150 bytes a value whatever its size ("[{},{}]"
 # is 3 bytes a dict), so a line past this many separators and brackets (counted in C,
 # before parsing) is refused: ~100 MB at most.
