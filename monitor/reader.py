@@ -65,7 +65,10 @@ def _open(path: Path) -> tuple[IO[bytes], str | None]:
         if raw.read(2) == _GZIP_MAGIC:
             raw.seek(0)
             fh = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-            head = fh.peek(4)[:4]  # type: ignore[attr-defined]
+            try:
+                head = fh.peek(4)[:4]  # type: ignore[attr-defined]
+            except (EOFError, zlib.error, OSError):
+                head = b""  # a broken stream: reading its first line names the fault
         else:
             raw.seek(0)
             head = raw.peek(4)[:4]
