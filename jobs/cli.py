@@ -121,8 +121,9 @@ def init(app: App) -> None:
 def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
     """Import twarc2 JSONL or API v2 response files (.gz too).
 
-    A file with a line it cannot use is refused whole and nothing is stored; with
-    --skip-bad-lines the rest is imported and the bad lines are listed.
+    A file with a line it cannot use is refused whole and nothing of it is stored (the
+    other files are imported; exit 1); with --skip-bad-lines the rest is imported and the
+    bad lines are listed. A pipe or stdin (/dev/stdin) is read once, as it comes.
 
     Example: hashmon import imhaw17-search.jsonl imhaw17-stream.jsonl.gz
     """
@@ -130,10 +131,23 @@ def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
 
     with byte_progress(paths) as tick:
         result = archive.import_files(
-            app.engine, paths, skip_bad_lines=skip_bad_lines, progress=tick
+            app.engine,
+            paths,
+            skip_bad_lines=skip_bad_lines,
+            progress=tick,
+            campaign=app.settings.campaign,
         )
     for line in archive.describe(result):
         click.echo(line)
+    if result.refused:
+        for f in result.refused:
+            click.echo(f"Error: {f.refused}", err=True)
+        click.echo(
+            f"Error: {len(result.refused)} of {len(result.files)} files refused (nothing "
+            "stored from them); the others were imported",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @cli.command()

@@ -1,30 +1,39 @@
 """Archive import: twarc2 JSONL (search pages, stream lines, flattened posts) and single
 API v2 response files, either gzipped.
 
-All files of one import are written in one transaction: a file that is refused stores
-nothing, and neither does the rest of that command.
+All files of one import are written in one transaction, each in a savepoint of its own:
+a file that is refused stores nothing and is named, the other files are imported
+(METRICS.md). A pipe, stdin or any other path that is not a plain file is copied once to
+a temporary file, and that copy is both read and hashed: what is recorded as imported
+is exactly what was read. On PostgreSQL imports take turns (an advisory lock), as the
+write transaction makes them do on SQLite.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import os
+import shutil
+import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, case, false, func, or_, select, text
 
 from monitor import reader
+from monitor.config import Campaign
 from monitor.errors import ImportFileError
 from monitor.normalize import AuthorRecord, PageRecords, PostRecord
 from monitor.store.engine import writing
 from monitor.store.runs import recorded_run
-from monitor.store.schema import ImportedFile
+from monitor.store.schema import ImportedFile, Observation, Post
 from monitor.store.writes import ImportWriter
-from monitor.times import now_text
+from monitor.times import day_bounds_us, now_text
 
 
 @dataclass
@@ -37,12 +46,30 @@ class FileResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, problem)
     already_imported: bool = False
     empty: bool = False
+    refused: str | None = None  # why the file was refused (one line naming it); None: taken
+
+
+@dataclass
+class CampaignShare:
+    """How many of the posts an import delivered the campaign counts (issue 11.9)."""
+
+    posts: int  # distinct posts sighted by the import
+    matching: int  # match a campaign hashtag or account (METRICS.md "Matches")
+    in_window: int  # created within the campaign's window
+    both: int  # both: what the campaign's figures count as its posts
+    terms: str  # the campaign's terms, as shown
+    window: str  # the window, as shown
 
 
 @dataclass
 class ImportResult:
     files: list[FileResult]
     run_id: int | None = None
+    campaign: CampaignShare | None = None
+
+    @property
+    def refused(self) -> list[FileResult]:
+        return [f for f in self.files if f.refused is not None]
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -58,8 +85,9 @@ class _Digest:
 
     CHUNK = 8 << 20  # few, large reads: the thread waits for the GIL once per chunk
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, name: str | None = None) -> None:
         self.path = path
+        self.name = name or str(path)
         self._value: str | None = None
         self._error: OSError | None = None
         self._stop = threading.Event()
@@ -91,7 +119,7 @@ class _Digest:
         self._done.wait()
         if self._value is None:
             detail = self._error.strerror if self._error is not None else "stopped"
-            raise ImportFileError(str(self.path), None, f"cannot be read ({detail})")
+            raise ImportFileError(self.name, None, f"cannot be read ({detail})")
         return self._value
 
     def cancel(self) -> None:
@@ -132,34 +160,132 @@ def _check_readable(path: Path) -> None:
         raise ImportFileError(str(path), None, f"cannot be read ({exc.strerror})") from None
 
 
+def _needs_copy(path: Path) -> bool:
+    """True for a path that must be read once, here, and not reopened by name.
+
+    A pipe or terminal cannot be read twice (once to parse, once to hash), and a path
+    such as /dev/stdin or /dev/fd/3 names a different file in the reader's child
+    process; only a plain file reached by its own name is opened more than once.
+    """
+    name = str(path)
+    if name.startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # _check_readable says what is wrong
+
+
+@contextmanager
+def _readable_copy(path: Path) -> Iterator[Path]:
+    """Yield a path to read ``path``'s bytes from: itself, or a temporary copy of them."""
+    if not _needs_copy(path):
+        yield path
+        return
+    fd, spooled = tempfile.mkstemp(prefix="hashmon-import-", suffix=".spool")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with path.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except OSError as exc:
+                raise ImportFileError(
+                    str(path), None, f"cannot be read ({exc.strerror or exc})"
+                ) from None
+        yield Path(spooled)
+    finally:
+        with suppress(OSError):
+            os.unlink(spooled)
+
+
+_IMPORT_LOCK = 1001_2018  # any constant: the advisory lock imports take turns on
+
+
+def _take_turn(conn: Connection) -> None:
+    """Wait for any other import's transaction to end (PostgreSQL; SQLite's write
+    transaction already does this). Without it two imports of the same file both insert
+    its digest (a duplicate key), and two overlapping files deadlock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK})
+
+
+def _like(term: str) -> str:
+    return "% " + term.replace("!", "!!").replace("%", "!%").replace("_", "!_") + " %"
+
+
+def _campaign_share(
+    conn: Connection, campaign: Campaign, run_id: int, after_seq: int
+) -> CampaignShare:
+    """Count, in SQL, the distinct posts this import sighted that the campaign counts.
+
+    The import's sightings are its observations: those with a ``seq`` past the largest
+    before it began and its run id (a collect pass may add its own meanwhile).
+    """
+    posts = Post.__table__
+    p, o = posts.c, Observation.__table__.c
+    sighted = (
+        select(o.platform, o.post_id)
+        .where(o.seq > after_seq, o.run_id == run_id)
+        .distinct()
+        .subquery()
+    )
+    conds = [p.hashtags.like(_like(t), escape="!") for t in campaign.hashtag_terms]
+    conds += [p.mentions.like(_like(a), escape="!") for a in campaign.account_terms]
+    matches = or_(*conds) if conds else false()
+    lo, hi = day_bounds_us(campaign.start, campaign.end, campaign.tz)
+    inside = (p.created_at_us >= lo) & (p.created_at_us < hi)
+    one = lambda cond: func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # noqa: E731
+    row = conn.execute(
+        select(func.count(), one(matches), one(inside), one(matches & inside)).select_from(
+            posts.join(sighted, (p.platform == sighted.c.platform) & (p.id == sighted.c.post_id))
+        )
+    ).one()
+    terms = " ".join([f"#{t}" for t in campaign.hashtags] + [f"@{a}" for a in campaign.accounts])
+    return CampaignShare(
+        posts=row[0],
+        matching=row[1],
+        in_window=row[2],
+        both=row[3],
+        terms=terms.replace("##", "#").replace("@@", "@"),
+        window=f"{campaign.start.isoformat()}..{campaign.end.isoformat()}",
+    )
+
+
 def import_files(
     engine: Engine,
     paths: Sequence[str | Path],
     *,
     skip_bad_lines: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    campaign: Campaign | None = None,
 ) -> ImportResult:
     """Import archive files in argument order and return what each delivered.
 
-    Everything is one transaction. Raises ImportFileError, naming file and line, for a
-    file that is missing, unreadable, not JSON, or holds no posts (a users or counts
-    archive); the database is then left as it was. With ``skip_bad_lines`` a bad line is
-    recorded in the result and the rest of the file is imported. ``progress`` is called
-    as ``(path, bytes_total, bytes_advanced)``.
+    One transaction, each file in a savepoint of its own. A file that is missing,
+    unreadable, not JSON, not an API archive, or holds no posts (a users or counts
+    archive) is refused: it stores nothing and its FileResult says why, naming file and
+    line; the other files are imported. When every file is refused this raises the first
+    one's ImportFileError and the database is left as it was. With ``skip_bad_lines`` a
+    bad line is recorded in the result and the rest of the file is imported.
+    ``progress`` is called as ``(path, bytes_total, bytes_advanced)``. With ``campaign``
+    the result says how many of the posts sighted match its terms and fall in its window.
     """
     files = [Path(p) for p in paths]
-    for path in files:
-        _check_readable(path)
     result = ImportResult(files=[])
     seen_at = now_text()
     what = f"import of {len(files)} file(s)"
+    first_error: ImportFileError | None = None
     with (
         _gc_paused(),
         writing(engine) as conn,
-        # in the import's one transaction: a refused file leaves no run either
+        # in the import's one transaction: an import that takes no file leaves no run either
         recorded_run(conn, "import", what, started_at=seen_at) as run,
     ):
+        _take_turn(conn)
         result.run_id = run.run_id
+        o = Observation.__table__.c
+        after_seq = conn.execute(select(func.coalesce(func.max(o.seq), 0))).scalar_one()
         writer = ImportWriter(conn, run_id=run.run_id, seen_at=seen_at)
         done_hashes: set[str] = set()
 
@@ -172,7 +298,16 @@ def import_files(
             )
 
         for path in files:
-            fr, digest = _import_file(conn, writer, path, known, skip_bad_lines, progress)
+            try:
+                _check_readable(path)
+                with _readable_copy(path) as readable:
+                    fr, digest = _import_file(
+                        conn, writer, path, readable, known, skip_bad_lines, progress
+                    )
+            except ImportFileError as exc:
+                first_error = first_error or exc
+                result.files.append(FileResult(path=str(path), refused=str(exc)))
+                continue
             result.files.append(fr)
             if digest is None:
                 continue
@@ -187,12 +322,17 @@ def import_files(
                     posts=fr.posts_seen,
                 )
             )
+        if first_error is not None and len(result.refused) == len(files):
+            raise first_error  # nothing taken: no run is recorded either
         writer.finish()
         run.pages = result.total("pages")
         run.posts_read = result.total("posts_seen")
         run.new = result.total("new")
         run.updated = result.total("updated")
         run.skipped = sum(len(f.skipped) for f in result.files)
+        run.refused = len(result.refused)
+        if campaign is not None:
+            result.campaign = _campaign_share(conn, campaign, run.run_id, after_seq)
     return result
 
 
@@ -200,21 +340,27 @@ def _import_file(
     conn: Connection,
     writer: ImportWriter,
     path: Path,
+    readable: Path,
     known: Callable[[str], bool],
     skip_bad_lines: bool,
     progress: Callable[[str, int, int], None] | None,
 ) -> tuple[FileResult, str | None]:
     """Import one file; return what it delivered and its SHA-256 (None: imported before).
 
-    The file is read while its digest is computed (``_Digest``), inside a savepoint: a
-    file whose digest is ``known`` is rolled back to it, whenever that shows, and counts
-    as already imported, even if a line of it would have been refused.
+    ``path`` is the name the user gave (for messages), ``readable`` where its bytes are
+    (itself, or a copy of a pipe's). The file is read while its digest is computed
+    (``_Digest``), inside a savepoint: a file whose digest is ``known`` is rolled back to
+    it, whenever that shows, and counts as already imported, even if a line of it would
+    have been refused. A refused file is rolled back to it and its ImportFileError raised.
     """
     fr = FileResult(path=str(path))
-    total_bytes = path.stat().st_size
+    total_bytes = readable.stat().st_size
     tick = (lambda n: progress(str(path), total_bytes, n)) if progress else None
-    pages = (reader.pages_in_child if reader.read_in_child(path) else reader.pages)(path, tick)
-    digest = _Digest(path)
+    if reader.read_in_child(readable):
+        pages = reader.pages_in_child(readable, tick, name=str(path))
+    else:
+        pages = reader.pages(readable, tick)
+    digest = _Digest(readable, name=str(path))
     checked = False
 
     def check_digest() -> None:
@@ -232,10 +378,11 @@ def _import_file(
             raise _AlreadyImported
     except (_AlreadyImported, ImportFileError) as exc:
         # a refused file waits for its digest: the same bytes imported before are no error
-        if not isinstance(exc, _AlreadyImported) and (checked or not known(digest.result())):
-            raise  # a refused file: the caller's transaction rolls everything back
+        refused = not isinstance(exc, _AlreadyImported) and (checked or not known(digest.result()))
         savepoint.rollback()
         writer.forget()  # what it staged is gone with the savepoint
+        if refused:
+            raise
         return FileResult(path=str(path), already_imported=True), None
     except BaseException:
         digest.cancel()
@@ -257,6 +404,8 @@ def _import_one(
     non_posts = 0
     first_non_post: tuple[int, str | None] | None = None
     lines = 0
+    first_page: int | None = None  # the line of the first page, and whether any line
+    api = False  # was an API response (or a flattened post)
 
     def flush() -> None:
         between_batches()
@@ -279,6 +428,9 @@ def _import_one(
             fr.skipped.append((lineno, records))
             continue
         fr.pages += 1
+        api = api or records.api
+        if first_page is None:
+            first_page = lineno
         if records.non_posts:
             non_posts += records.non_posts
             if first_non_post is None:
@@ -291,6 +443,13 @@ def _import_one(
     flush()
     if lines == 0:
         fr.empty = True
+    if first_page is not None and not api:
+        raise ImportFileError(
+            str(path),
+            first_page,
+            "is not an X API archive (no line has data, meta, errors or includes)",
+            "hashmon imports twarc2 files and saved API v2 responses",
+        )
     if fr.posts_seen == 0 and first_non_post is not None:
         lineno, kind = first_non_post
         what = (
@@ -305,9 +464,12 @@ def _import_one(
 
 
 def describe(result: ImportResult) -> list[str]:
-    """Return the human summary lines of an import, one per file plus a total."""
+    """Return the human summary lines of an import: one per file taken, a total, and
+    what the campaign counts of it. Refused files are left to the caller (``refused``).
+    """
     out = []
-    for f in result.files:
+    taken = [f for f in result.files if f.refused is None]
+    for f in taken:
         if f.already_imported:
             out.append(f"{f.path}: already imported (same contents); nothing changed")
             continue
@@ -323,9 +485,34 @@ def describe(result: ImportResult) -> list[str]:
             more = "" if len(f.skipped) <= 10 else f" and {len(f.skipped) - 10} more"
             line += f"; skipped {len(f.skipped)} bad line(s): {where}{more}"
         out.append(line)
-    if len(result.files) > 1:
+    if len(taken) > 1:
         out.append(
             f"total: {result.total('pages')} pages, {result.total('posts_seen')} posts seen, "
             f"{result.total('new')} new, {result.total('updated')} updated"
         )
+    if result.campaign is not None and result.campaign.posts:
+        out.append(describe_share(result.campaign))
     return out
+
+
+def describe_share(share: CampaignShare) -> str:
+    """One line: how many posts of the import the campaign counts, or plainly none."""
+    c, n = share, f"{share.posts:,}"
+    head = f"campaign {c.terms}, {c.window}: "
+    if c.both:
+        return (
+            head + f"{c.both:,} of the {n} posts imported match its terms and fall in its "
+            f"window ({c.matching:,} match, {c.in_window:,} in the window)"
+        )
+    if not c.matching and not c.in_window:
+        what = f"none of the {n} posts imported matches its terms and none falls in its window"
+    elif not c.matching:
+        what = f"none of the {n} posts imported matches its terms ({c.in_window:,} in the window)"
+    elif not c.in_window:
+        what = f"none of the {n} posts imported falls in its window ({c.matching:,} match)"
+    else:
+        what = (
+            f"none of the {n} posts imported both matches its terms and falls in its window "
+            f"({c.matching:,} match, {c.in_window:,} in the window)"
+        )
+    return head + what + "; its figures count none of them (check the archive and the config)"

@@ -76,6 +76,9 @@ class PageRecords(NamedTuple):
     authors: list[AuthorRecord]
     non_posts: int  # items of `data` that are not posts (users, count buckets, ...)
     non_post_kind: str | None  # a guess at what those items are, for messages
+    # the line has data, meta, errors or includes, or is a flattened post: a file without
+    # one such line is not an API archive and is refused (METRICS.md)
+    api: bool = True
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -126,11 +129,16 @@ def _canonical_decimal(value: Any) -> str | None:
     return None
 
 
+# The count columns are signed 64-bit (BigInteger): a count past them is as unknown as a
+# negative one, never a value that fails the whole page's write (issue 12.4).
+MAX_COUNT = (1 << 63) - 1
+
+
 def _count(value: Any) -> int | None:
     if type(value) is int:
-        return value if value >= 0 else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+        return value if 0 <= value <= MAX_COUNT else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return int(value)
     return None
 
 
@@ -164,6 +172,20 @@ def _joined(terms: list[str]) -> str:
         return f" {t} " if t.isalnum() or t.split() == [t] else ""
     seen = list(dict.fromkeys(t for t in terms if t.isalnum() or t.split() == [t]))
     return f" {' '.join(seen)} " if seen else ""
+
+
+_X_ENTITY = re.compile("&(amp|lt|gt);")
+_X_ENTITY_CHAR = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def x_text(text: str) -> str:
+    """Return X API v2 post text as a person reads it (METRICS.md).
+
+    X sends ``&``, ``<`` and ``>`` already HTML-encoded, and only those three; decoding
+    exactly them, once and in one pass, keeps a literal "&amp;lt;" as "&lt;". Reports
+    escape text again on the way out.
+    """
+    return _X_ENTITY.sub(lambda m: _X_ENTITY_CHAR[m.group(1)], text) if "&" in text else text
 
 
 def _no_nul(value: str) -> str:
@@ -267,6 +289,8 @@ def _posts(
             raise PageError(f"post {post_id} has a text that is not a string")
         if "\x00" in text:
             text = _no_nul(text)
+        if "&" in text and platform == PLATFORM_X:
+            text = x_text(text)
         author_id = get("author_id")
         if not (type(author_id) is str and author_id.isdigit() and author_id[0] != "0"):
             author_id = _id(author_id)
@@ -283,15 +307,15 @@ def _posts(
                 m("impression_count"),
             )
             # counts are ints almost always; anything else goes through _count
-            if not (type(like) is int and like >= 0):
+            if not (type(like) is int and 0 <= like <= MAX_COUNT):
                 like = _count(like)
-            if not (type(retweet) is int and retweet >= 0):
+            if not (type(retweet) is int and 0 <= retweet <= MAX_COUNT):
                 retweet = _count(retweet)
-            if not (type(reply) is int and reply >= 0):
+            if not (type(reply) is int and 0 <= reply <= MAX_COUNT):
                 reply = _count(reply)
-            if not (type(quote) is int and quote >= 0):
+            if not (type(quote) is int and 0 <= quote <= MAX_COUNT):
                 quote = _count(quote)
-            if not (type(impression) is int and impression >= 0):
+            if not (type(impression) is int and 0 <= impression <= MAX_COUNT):
                 impression = _count(impression)
         else:
             like = retweet = reply = quote = impression = None
@@ -361,6 +385,9 @@ def _guess_kind(items: list) -> str | None:
     return None
 
 
+_API_KEYS = frozenset(("data", "meta", "errors", "includes"))
+
+
 def normalize_page(page: Any, platform: str = PLATFORM_X) -> PageRecords:
     """Return the posts and authors one page delivers.
 
@@ -382,7 +409,7 @@ def normalize_page(page: Any, platform: str = PLATFORM_X) -> PageRecords:
     else:
         data = page.get("data")
         if data is None:
-            return PageRecords([], [], 0, None)
+            return PageRecords([], [], 0, None, not _API_KEYS.isdisjoint(page))
         if isinstance(data, dict):
             items = [data]
         elif isinstance(data, list):

@@ -20,7 +20,7 @@ from monitor.archive import describe, import_files
 from monitor.config import Campaign, Settings
 from monitor.errors import ImportFileError
 from monitor.store.engine import make_engine
-from monitor.store.schema import Author, Observation, Post
+from monitor.store.schema import Author, ImportedFile, Observation, Post
 from monitor.store.writes import stored_counts
 from reports.stats import stats_object
 from tests.pages import counts, dump_tables, page, post, user, write_jsonl
@@ -215,24 +215,55 @@ def test_a_fault_in_a_pretty_printed_file_names_its_physical_line(
     assert str(caught.value).startswith(f"{bad}, line 92: not valid JSON")
 
 
+def search_ids() -> set[str]:
+    """The ids of the posts in SEARCH's data, read straight from its JSON."""
+    out = set()
+    for raw in SEARCH.read_text(encoding="utf-8").splitlines():
+        data = json.loads(raw).get("data") or []
+        out |= {item["id"] for item in (data if isinstance(data, list) else [data])}
+    return out
+
+
+def stored_ids(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(Post.id)).scalars())
+
+
 @pytest.mark.parametrize("case", ["not-json", "non-numeric-id", "truncated-last-line"])
-def test_a_bad_second_file_stores_nothing_from_the_first(
+def test_a_bad_second_file_is_refused_alone_and_the_first_is_imported(
     engine: Engine, tmp_path: Path, case: str
 ) -> None:
-    before = dump_tables(engine)
     text, line, _ = BAD_FILES[case]
     bad = write(tmp_path / "second.jsonl", text)
-    with pytest.raises(ImportFileError, match=rf"^{bad}, line {line}: "):
-        import_files(engine, [SEARCH, bad])
-    assert dump_tables(engine) == before
-    assert stored_posts(engine) == 0
+    result = import_files(engine, [SEARCH, bad])
+    taken, refused = result.files
+    assert taken.refused is None and taken.posts_seen > 0
+    assert refused.refused is not None and refused.refused.startswith(f"{bad}, line {line}: ")
+    assert result.refused == [refused]
+    # nothing of the bad file (its good first line holds post 1) is stored
+    assert stored_ids(engine) == search_ids()
+    with engine.connect() as conn:
+        digests = conn.execute(select(ImportedFile.path)).scalars().all()
+    assert digests == [str(SEARCH)]
 
 
-def test_a_missing_second_file_stores_nothing(engine: Engine, tmp_path: Path) -> None:
+def test_a_missing_second_file_is_named_and_the_first_is_imported(
+    engine: Engine, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    result = import_files(engine, [SEARCH, missing])
+    assert [f.refused for f in result.files] == [None, f"{missing}: file not found; check the path"]
+    assert stored_ids(engine) == search_ids()
+
+
+def test_when_every_file_is_refused_nothing_is_stored_not_even_a_run(
+    engine: Engine, tmp_path: Path
+) -> None:
     before = dump_tables(engine)
     missing = tmp_path / "missing.jsonl"
+    bad = write(tmp_path / "bad.jsonl", BAD_FILES["not-json"][0])
     with pytest.raises(ImportFileError) as caught:
-        import_files(engine, [SEARCH, missing])
+        import_files(engine, [missing, bad])
     assert str(caught.value) == f"{missing}: file not found; check the path"
     assert dump_tables(engine) == before
 
@@ -380,11 +411,20 @@ def test_users_and_counts_archives_are_refused_and_store_nothing(
     assert dump_tables(engine) == before
 
 
-def test_a_users_archive_after_a_good_file_stores_nothing(engine: Engine) -> None:
-    before = dump_tables(engine)
-    with pytest.raises(ImportFileError, match="holds users, not posts"):
-        import_files(engine, [SEARCH, JSONL / "twarc-csv__users.jsonl"])
-    assert dump_tables(engine) == before
+def test_posts_and_a_users_archive_in_one_import_take_the_posts_and_name_the_users(
+    engine: Engine,
+) -> None:
+    users = JSONL / "twarc-csv__users.jsonl"
+    result = import_files(engine, [SEARCH, users])
+    assert [f.refused for f in result.files] == [
+        None,
+        f"{users}, line 1: holds users, not posts; {NOT_POSTS_HINT}",
+    ]
+    assert stored_ids(engine) == search_ids()
+    with engine.connect() as conn:
+        authors = set(conn.execute(select(Author.id)).scalars())
+        posts_authors = set(conn.execute(select(Post.author_id)).scalars())
+    assert authors == posts_authors - {None}  # no author comes from the users archive
 
 
 @pytest.mark.parametrize("text", ["", "\n\n  \n"], ids=["zero-bytes", "blank-lines"])

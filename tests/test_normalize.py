@@ -44,6 +44,11 @@ def data_items(obj: dict) -> list[dict]:
     return [data] if isinstance(data, dict) else data
 
 
+def as_read(text: str) -> str:
+    """X's text with the three entities X encodes (&amp; &lt; &gt;) decoded once."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def us(text: str) -> int:
     """UTC epoch milliseconds of an ISO 8601 time that carries its offset."""
     since = dt.datetime.fromisoformat(text) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -78,7 +83,7 @@ def test_every_recorded_page_gets_author_followers_and_counts_from_its_own_json(
             want = followers["followers_count"] if followers else None
             assert record.author_followers == want, record.id
             assert record.author_id == item["author_id"]
-            assert record.text == item["text"]
+            assert record.text == as_read(item["text"])
             assert record.created_at_us == us(item["created_at"])
             pm = item.get("public_metrics") or {}
             got = (record.like_count, record.retweet_count, record.reply_count)
@@ -372,3 +377,44 @@ def test_entities_without_hashtags_mean_none_even_if_the_text_has_some() -> None
         ([], []),
         ([], ["first1001days"]),
     ]
+
+
+# --- text as a person reads it (issue 11.1) -----------------------------------------------
+
+
+def test_the_entities_x_encodes_are_decoded_once_in_a_recorded_page() -> None:
+    raw = json.loads((FIXTURES / "pages" / "search_recent__kpop__2021-09-22.json").read_text())
+    encoded = [i for i in raw["data"] if "&amp;" in i["text"] or "&lt;" in i["text"]]
+    assert encoded  # the recording holds posts X sent with encoded entities
+    texts = {r.id: r.text for r in normalize_page(raw).posts}
+    for item in encoded:
+        got = texts[item["id"]]
+        assert "&amp;" not in got and "&lt;" not in got and "&gt;" not in got
+        assert got == as_read(item["text"])
+    jimin = next(i for i in raw["data"] if "#kpop &amp; #kdrama" in i["text"])
+    assert "follow for #kpop & #kdrama updates" in texts[jimin["id"]]
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("Genocide &amp; ethnic cleansing", "Genocide & ethnic cleansing"),
+        ("a &lt;b&gt; c", "a <b> c"),
+        ("&amp;lt; stays one level: &amp;amp;", "&lt; stays one level: &amp;"),
+        (
+            "&quot;x&quot; &#39;y&#39; &nbsp; & alone &amp",
+            "&quot;x&quot; &#39;y&#39; &nbsp; & alone &amp",
+        ),
+        ("no entity at all", "no entity at all"),
+    ],
+)
+def test_only_the_three_entities_x_encodes_are_decoded_and_only_once(sent: str, read: str) -> None:
+    flat = {"id": "7", "text": sent, "author": {"id": "1", "username": "u"}}
+    assert normalize_page(page(post("7", sent))).posts[0].text == read
+    assert normalize_page(flat).posts[0].text == read  # a flattened line too
+
+
+def test_text_of_another_platform_is_kept_as_sent() -> None:
+    assert normalize_page(page(post("7", "a &amp; b")), platform="other").posts[0].text == (
+        "a &amp; b"
+    )

@@ -71,6 +71,7 @@ class Tally:
     stopped_early: str | None = None  # why a pass stopped before the end, if it did
     skipped: int = 0  # items that could not be used (a pass), bad lines skipped (an import)
     first_problem: str | None = None
+    refused: int = 0  # files an import refused (each one an error of the run)
 
 
 @contextmanager
@@ -122,6 +123,8 @@ def recorded_run(
         return
     if requests is not None:
         tally.requests = requests() - first_request
+    if tally.refused:
+        what = f"{what}, {tally.refused} refused"
     _close(db, tally, "ok", None if passing else what, finished_at)
 
 
@@ -180,7 +183,9 @@ def _close(
         "posts_read": tally.posts_read,
         "posts_new": tally.new,
         "posts_updated": tally.updated,
-        "errors": (0 if status in ("ok", "stopped", "interrupted") else 1) + tally.skipped,
+        "errors": (0 if status in ("ok", "stopped", "interrupted") else 1)
+        + tally.skipped
+        + tally.refused,
         "message": message,
         "gap_from": gap[0] if gap else None,
         "gap_to": gap[1] if gap else None,
