@@ -7,6 +7,7 @@ SQL runs on SQLite and PostgreSQL; posts are never loaded whole.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from monitor.config import Settings
 from monitor.store.engine import stream_rows
 from monitor.store.writes import stored_counts
 from monitor.times import DAY_US, HOUR_US, day_number
+from reports.moderation import Rules, excluded_sql, hidden_sql, kept_sql, moderation_rules
 from reports.periods import Segment, offset_segments, unit_ranges
 
 PERIOD_KEYS = (
@@ -38,6 +40,8 @@ PERIOD_KEYS = (
     "impressions",
     "impressions_coverage",
     "posts_without_followers",
+    "hidden_posts",
+    "excluded_posts",
 )
 ENGAGEMENT_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
 METRIC_NAMES = {
@@ -69,13 +73,20 @@ def match_conditions(settings: Settings, alias: str = "p") -> tuple[str, str, di
     return tag_cond, men_cond, tag_params | men_params
 
 
-def _sums_sql(settings: Settings, ranges: Sequence[tuple[int, int, int]]) -> tuple[str, dict]:
+def _sums_sql(
+    settings: Settings, rules: Rules, ranges: Sequence[tuple[int, int, int]]
+) -> tuple[str, dict]:
     """Return one statement giving the additive figures of each span, and its parameters.
 
     A span is a range of the ``created_at_us`` index, so each branch reads only its own
-    posts and nothing is sorted: cheaper than one GROUP BY over the period.
+    posts and nothing is sorted: cheaper than one GROUP BY over the period. Excluded
+    posts are left out; hidden ones are counted, and counted apart too.
     """
     tag_cond, men_cond, params = match_conditions(settings)
+    kept, kept_params = kept_sql(rules)
+    hidden, hidden_params = hidden_sql(rules)
+    params |= kept_params | hidden_params
+    hidden_sum = f"SUM(CASE WHEN {hidden} THEN 1 ELSE 0 END)" if hidden_params else "0"
     # a retweet's counts belong to its original, so engagement sums skip retweets
     sums = ", ".join(
         f"SUM(CASE WHEN p.kind <> 'retweet' THEN COALESCE(p.{c}, 0) ELSE 0 END) AS {c}"
@@ -98,8 +109,10 @@ def _sums_sql(settings: Settings, ranges: Sequence[tuple[int, int, int]]) -> tup
                SUM(p.impression_count) AS impressions,
                COUNT(p.impression_count) AS impressions_reported,
                SUM(CASE WHEN p.author_followers IS NULL THEN 1 ELSE 0 END)
-                   AS posts_without_followers
-            FROM posts p WHERE p.created_at_us >= :lo{i} AND p.created_at_us < :hi{i}"""
+                   AS posts_without_followers,
+               {hidden_sum} AS hidden_posts
+            FROM posts p WHERE p.created_at_us >= :lo{i} AND p.created_at_us < :hi{i}
+                AND {kept}"""
         )
     return " UNION ALL ".join(branches), params
 
@@ -112,18 +125,19 @@ _NOT_SUMS = {
     "engagements",
     "engagement_rate",
     "impressions_coverage",
+    "excluded_posts",
 }
 _SUM_KEYS = (*(k for k in PERIOD_KEYS if k not in _NOT_SUMS), "impressions_reported")
 
 
 def _unit_sums(
-    conn: Connection, settings: Settings, ranges: Sequence[tuple[int, int, int]]
+    conn: Connection, settings: Settings, rules: Rules, ranges: Sequence[tuple[int, int, int]]
 ) -> dict[int, dict[str, int]]:
     """Return the additive figures of each key of ``ranges`` that has posts."""
     out: dict[int, dict[str, int]] = {}
     # SQLite allows 500 terms in a compound SELECT: a long period takes a few statements
     for start in range(0, len(ranges), MAX_BRANCHES):
-        sql, params = _sums_sql(settings, ranges[start : start + MAX_BRANCHES])
+        sql, params = _sums_sql(settings, rules, ranges[start : start + MAX_BRANCHES])
         for row in conn.execute(text(sql), params).mappings():
             if not row["posts"]:
                 continue
@@ -134,7 +148,11 @@ def _unit_sums(
 
 
 def _sums(
-    conn: Connection, settings: Settings, segments: Sequence[Segment], by_hour: bool
+    conn: Connection,
+    settings: Settings,
+    rules: Rules,
+    segments: Sequence[Segment],
+    by_hour: bool,
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]] | None]:
     """Return the additive figures of each local day with posts, and of each local hour
     (keyed by local hours since the epoch) when ``by_hour`` or the period has at most
@@ -145,8 +163,8 @@ def _sums(
     """
     hour_ranges = unit_ranges(segments, HOUR_US)
     if not by_hour and len(hour_ranges) > MAX_BRANCHES:
-        return _unit_sums(conn, settings, unit_ranges(segments, DAY_US)), None
-    hours = _unit_sums(conn, settings, hour_ranges)
+        return _unit_sums(conn, settings, rules, unit_ranges(segments, DAY_US)), None
+    hours = _unit_sums(conn, settings, rules, hour_ranges)
     days: dict[int, dict[str, int]] = {}
     for hour, sums in hours.items():
         # local hours and days come from the same local time, so an hour lies in one day
@@ -165,12 +183,36 @@ _AUTHOR_BATCH = 20_000
 _LATEST_FOLLOWERS = (
     "SELECT p.author_id, COALESCE(p.author_followers, 0) FROM posts p "
     "WHERE p.created_at_us >= :lo AND p.created_at_us < :hi AND p.author_id IS NOT NULL "
+    "AND {kept} "
     "ORDER BY p.created_at_us, p.platform, p.author_id, LENGTH(p.id), p.id"
 )
 
 
+def _excluded_days(conn: Connection, rules: Rules, segments: Sequence[Segment]) -> dict[int, int]:
+    """Return the excluded posts of each local day that has any (METRICS.md ``excluded_posts``).
+
+    One read of the period's index range, only when something is excluded; the posts
+    found are few, and are put in their day by the same spans as every other figure.
+    """
+    if not rules.excludes:
+        return {}
+    cond, params = excluded_sql(rules)
+    spans = unit_ranges(segments, DAY_US)
+    starts = [lo for _, lo, _ in spans]
+    sql = (
+        "SELECT p.created_at_us FROM posts p "
+        f"WHERE p.created_at_us >= :xlo AND p.created_at_us < :xhi AND {cond}"
+    )
+    out: dict[int, int] = {}
+    rows = conn.execute(text(sql), params | {"xlo": spans[0][1], "xhi": spans[-1][2]})
+    for (us,) in rows:
+        key = spans[bisect_right(starts, us) - 1][0]
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
 def _author_figures(
-    conn: Connection, segments: Sequence[Segment], day_numbers: Sequence[int]
+    conn: Connection, rules: Rules, segments: Sequence[Segment], day_numbers: Sequence[int]
 ) -> dict[str, Any]:
     """Return contributors and potential reach per day and over the period.
 
@@ -191,8 +233,11 @@ def _author_figures(
     so_far: dict[int, tuple[int, int]] = {}
     latest: dict[str, int] = {}
     spans = unit_ranges(segments, DAY_US)
+    kept, kept_params = kept_sql(rules)
+    sql = _LATEST_FOLLOWERS.format(kept=kept)
     for i, (key, lo, hi) in enumerate(spans):
-        for batch in stream_rows(conn, _LATEST_FOLLOWERS, {"lo": lo, "hi": hi}, _AUTHOR_BATCH):
+        params = {"lo": lo, "hi": hi} | kept_params
+        for batch in stream_rows(conn, sql, params, _AUTHOR_BATCH):
             latest.update(batch)
         if i + 1 == len(spans) or spans[i + 1][0] != key:  # a day can have two spans
             if key in days:
@@ -244,18 +289,22 @@ def _period(
     """
     segments = offset_segments(days[0], days[-1], settings.campaign.tz)
     numbers = [day_number(d) for d in days]
-    sums, hours = _sums(conn, settings, segments, by_hour)
-    authors = _author_figures(conn, segments, numbers)
+    rules = moderation_rules(conn, settings)
+    sums, hours = _sums(conn, settings, rules, segments, by_hour)
+    authors = _author_figures(conn, rules, segments, numbers)
+    excluded = _excluded_days(conn, rules, segments)
     per_day = []
     total: dict[str, Any] = dict.fromkeys(_SUM_KEYS, 0)
     for d, number in zip(days, numbers, strict=True):
         row: dict[str, Any] = dict(sums.get(number) or {})
         row["contributors"], row["potential_reach"] = authors["days"][number]
+        row["excluded_posts"] = excluded.get(number, 0)
         per_day.append({"date": d.isoformat(), **_finish(row)})
         for key in _SUM_KEYS:
             total[key] += row.get(key) or 0
     total["contributors"] = authors["contributors"]
     total["potential_reach"] = authors["reach"]
+    total["excluded_posts"] = sum(excluded.get(n, 0) for n in numbers)
     return _Period(per_day, _finish(total), hours, authors["running"])
 
 

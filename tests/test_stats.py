@@ -53,6 +53,9 @@ PERIOD_KEYS = {
     "impressions",
     "impressions_coverage",
     "posts_without_followers",
+    # "Hidden and excluded posts": 0 when the [moderation] lists are empty
+    "hidden_posts",
+    "excluded_posts",
 }
 ENGAGEMENT = ("like_count", "retweet_count", "reply_count", "quote_count")
 RATES = {"engagement_rate", "impressions_coverage"}
@@ -189,7 +192,33 @@ def _figures(posts: list[dict]) -> dict[str, Any]:
         "impressions": sum(reported) if reported else None,
         "impressions_coverage": len(reported) / len(posts) if posts else 0.0,
         "posts_without_followers": sum(1 for p in posts if p["followers"] is None),
+        "hidden_posts": sum(1 for p in posts if p.get("hidden")),
     }
+
+
+def _moderate(posts: Iterable[dict], usernames: dict[str, str], settings: Settings) -> None:
+    """Mark each post excluded or hidden by the [moderation] lists, read here straight
+    from the config's text forms (METRICS.md "Hidden and excluded posts", "Handles")."""
+    m = settings.moderation
+
+    def post_ids(refs: Sequence[str]) -> set[int]:
+        return {int(re.sub(r"^.*/status/", "", r).split("?")[0]) for r in refs}
+
+    def names(refs: Sequence[str]) -> set[str]:
+        out = set()
+        for r in refs:
+            r = re.sub(r"^(https?://)?((www|mobile)\.)?(twitter|x)\.com/", "", r.strip())
+            out.add(r.lstrip("@").split("?")[0].rstrip("/").casefold())
+        return out
+
+    ex_ids, ex_names = post_ids(m.exclude_posts), names(m.exclude_accounts)
+    hide_ids, hide_names = post_ids(m.hide_posts), names(m.hide_accounts)
+    for p in posts:
+        name = usernames.get(p["author"], "").casefold() if p["author"] else ""
+        p["excluded"] = p["id"] in ex_ids or (name != "" and name in ex_names)
+        p["hidden"] = not p["excluded"] and (
+            p["id"] in hide_ids or (name != "" and name in hide_names)
+        )
 
 
 def oracle(
@@ -202,7 +231,11 @@ def oracle(
     """Return the `hashmon stats --json` object for ``paths``, computed from METRICS.md."""
     campaign = settings.campaign
     posts: dict[int, dict] = {}
+    usernames: dict[str, str] = {}  # an author's username as last seen
     for item, users in _sightings(paths, skip_bad_lines):
+        author = item.get("author_id")
+        if author in users and isinstance(users[author].get("username"), str):
+            usernames[author] = users[author]["username"]
         pid = int(item["id"])
         if pid not in posts:
             posts[pid] = _first_sighting(item, users, campaign)
@@ -211,6 +244,7 @@ def oracle(
             for name in (*ENGAGEMENT, "impression_count"):
                 if metrics.get(name) is not None:
                     posts[pid]["counts"][name] = metrics[name]
+    _moderate(posts.values(), usernames, settings)
     zone = ZoneInfo(campaign.timezone)
     first, last = date_from or campaign.start, date_to or campaign.end
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -220,7 +254,12 @@ def oracle(
             day = p["created"].astimezone(zone).date()
             if day in by_day:
                 by_day[day].append(p)
-    totals = _figures([p for d in dates for p in by_day[d]])
+
+    def figures(day_posts: list[dict]) -> dict[str, Any]:
+        kept = [p for p in day_posts if not p["excluded"]]
+        return {**_figures(kept), "excluded_posts": len(day_posts) - len(kept)}
+
+    totals = figures([p for d in dates for p in by_day[d]])
     base = settings.baseline
     value = None if base is None else base.value
     return {
@@ -241,7 +280,7 @@ def oracle(
             "posts": len(posts),
             "authors": len({p["author"] for p in posts.values() if p["author"] is not None}),
         },
-        "days": [{"date": d.isoformat(), **_figures(by_day[d])} for d in dates],
+        "days": [{"date": d.isoformat(), **figures(by_day[d])} for d in dates],
         "totals": {
             **totals,
             "baseline_progress": None if base is None else totals[base.metric] / value,
