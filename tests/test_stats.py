@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import Engine
 
 from monitor.archive import import_files
-from monitor.config import Baseline, Campaign, Settings
+from monitor.config import Baseline, Campaign, Moderation, Settings
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
 from tests.conftest import make_db_url
@@ -207,7 +207,7 @@ def _moderate(posts: Iterable[dict], usernames: dict[str, str], settings: Settin
     def names(refs: Sequence[str]) -> set[str]:
         out = set()
         for r in refs:
-            r = re.sub(r"^(https?://)?((www|mobile)\.)?(twitter|x)\.com/", "", r.strip())
+            r = re.sub(r"(?i)^(https?://)?((www|mobile)\.)?(twitter|x)\.com/", "", r.strip())
             out.add(r.lstrip("@").split("?")[0].rstrip("/").casefold())
         return out
 
@@ -1384,3 +1384,82 @@ def test_stats_over_years_of_days_work_and_add_up(engine: Engine, fixture_path: 
     assert obj["totals"]["potential_impressions"] == sum(
         d["potential_impressions"] for d in obj["days"]
     )
+
+
+# --- hidden and excluded posts (METRICS.md "Hidden and excluded posts") ----------------------
+
+
+def _busiest(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list[int]]:
+    """Return the usernames of the window's authors, busiest first, and its post ids."""
+    zone = ZoneInfo(settings.campaign.timezone)
+    names: dict[str, str] = {}
+    per_author: dict[str, int] = {}
+    ids: list[int] = []
+    for item, users in _sightings(paths, False):
+        created = _utc(item.get("created_at"))
+        if created is None or not (
+            settings.campaign.start <= created.astimezone(zone).date() <= settings.campaign.end
+        ):
+            continue
+        author = item.get("author_id")
+        if author in users:
+            names[author] = users[author]["username"]
+            per_author[author] = per_author.get(author, 0) + 1
+        if int(item["id"]) not in ids:
+            ids.append(int(item["id"]))
+    busiest = sorted(per_author, key=lambda a: (-per_author[a], a))
+    return [names[a] for a in busiest], ids
+
+
+def _with_lists(settings: Settings, **lists: Sequence[str]) -> Settings:
+    return settings.model_copy(update={"moderation": Moderation(**lists)})
+
+
+@pytest.mark.parametrize("case", ["search_example_moscow", "brexit_kpop_2sets"])
+def test_excluded_posts_and_accounts_count_in_no_figure_as_computed_independently(
+    engine: Engine, case: str
+) -> None:
+    paths, plain = _real(case)
+    import_files(engine, paths)
+    names, ids = _busiest(paths, plain)
+    settings = _with_lists(
+        plain,
+        # every form a user may write: an address, an id, a handle with odd case and marks
+        exclude_posts=(f"https://x.com/someone/status/{ids[-1]}", str(ids[-2])),
+        exclude_accounts=(f"https://www.X.com/{names[0].upper()}/?s=20",),
+        hide_posts=(str(ids[-2]), str(ids[-3])),  # excluding wins over hiding
+        hide_accounts=(f"@{names[1]}",),
+    )
+    got = stats(engine, settings)
+    want = oracle(paths, settings)
+    assert got == want
+    assert want["totals"]["excluded_posts"] >= 3  # two listed posts and the busiest author's
+    assert want["totals"]["hidden_posts"] >= 2
+    without = stats(engine, plain)
+    assert got["stored"] == without["stored"]  # excluded posts stay stored
+    assert got["totals"]["posts"] + got["totals"]["excluded_posts"] == without["totals"]["posts"]
+    assert without["totals"]["hidden_posts"] == without["totals"]["excluded_posts"] == 0
+
+
+def test_hiding_changes_no_figure(engine: Engine) -> None:
+    paths, plain = _real("brexit_kpop_2sets")
+    import_files(engine, paths)
+    names, ids = _busiest(paths, plain)
+    hidden = _with_lists(plain, hide_accounts=tuple(names[:3]), hide_posts=(str(ids[0]),))
+    got, without = stats(engine, hidden), stats(engine, plain)
+    assert got["totals"]["hidden_posts"] > 0
+    for obj in (got, without):
+        for row in (*obj["days"], obj["totals"]):
+            row.pop("hidden_posts")
+    assert got == without
+
+
+def test_an_account_list_never_excludes_posts_without_an_author(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # hand-written: one post without author_id beside one by the excluded account
+    pages = [page(post("1", author_id=None), post("2"), users=[user("100", 50, "Spammer")])]
+    import_files(engine, [write_jsonl(tmp_path / "a.jsonl", *pages)])
+    settings = _with_lists(IMHAW17, exclude_accounts=("spammer",))
+    totals = stats(engine, settings)["totals"]
+    assert (totals["posts"], totals["excluded_posts"], totals["contributors"]) == (1, 1, 0)
