@@ -74,19 +74,19 @@ def match_conditions(settings: Settings, alias: str = "p") -> tuple[str, str, di
 
 
 def _sums_sql(
-    settings: Settings, rules: Rules, ranges: Sequence[tuple[int, int, int]]
+    settings: Settings,
+    ranges: Sequence[tuple[int, int, int]],
+    where: str = "1 = 1",
+    where_params: dict[str, Any] | None = None,
 ) -> tuple[str, dict]:
     """Return one statement giving the additive figures of each span, and its parameters.
 
     A span is a range of the ``created_at_us`` index, so each branch reads only its own
-    posts and nothing is sorted: cheaper than one GROUP BY over the period. Excluded
-    posts are left out; hidden ones are counted, and counted apart too.
+    posts and nothing is sorted: cheaper than one GROUP BY over the period. ``where``
+    narrows the posts (the moderation lists: see ``_unit_sums``).
     """
     tag_cond, men_cond, params = match_conditions(settings)
-    kept, kept_params = kept_sql(rules)
-    hidden, hidden_params = hidden_sql(rules)
-    params |= kept_params | hidden_params
-    hidden_sum = f"SUM(CASE WHEN {hidden} THEN 1 ELSE 0 END)" if hidden_params else "0"
+    params |= where_params or {}
     # a retweet's counts belong to its original, so engagement sums skip retweets
     sums = ", ".join(
         f"SUM(CASE WHEN p.kind <> 'retweet' THEN COALESCE(p.{c}, 0) ELSE 0 END) AS {c}"
@@ -110,9 +110,9 @@ def _sums_sql(
                COUNT(p.impression_count) AS impressions_reported,
                SUM(CASE WHEN p.author_followers IS NULL THEN 1 ELSE 0 END)
                    AS posts_without_followers,
-               {hidden_sum} AS hidden_posts
+               0 AS hidden_posts
             FROM posts p WHERE p.created_at_us >= :lo{i} AND p.created_at_us < :hi{i}
-                AND {kept}"""
+                AND {where}"""
         )
     return " UNION ALL ".join(branches), params
 
@@ -130,20 +130,93 @@ _NOT_SUMS = {
 _SUM_KEYS = (*(k for k in PERIOD_KEYS if k not in _NOT_SUMS), "impressions_reported")
 
 
-def _unit_sums(
-    conn: Connection, settings: Settings, rules: Rules, ranges: Sequence[tuple[int, int, int]]
+def _branch_sums(
+    conn: Connection,
+    settings: Settings,
+    ranges: Sequence[tuple[int, int, int]],
+    where: str = "1 = 1",
+    where_params: dict[str, Any] | None = None,
 ) -> dict[int, dict[str, int]]:
-    """Return the additive figures of each key of ``ranges`` that has posts."""
+    """Return the additive figures of each key of ``ranges`` that has posts (``where``)."""
     out: dict[int, dict[str, int]] = {}
     # SQLite allows 500 terms in a compound SELECT: a long period takes a few statements
     for start in range(0, len(ranges), MAX_BRANCHES):
-        sql, params = _sums_sql(settings, rules, ranges[start : start + MAX_BRANCHES])
+        chunk = ranges[start : start + MAX_BRANCHES]
+        sql, params = _sums_sql(settings, chunk, where, where_params)
         for row in conn.execute(text(sql), params).mappings():
             if not row["posts"]:
                 continue
             acc = out.setdefault(int(row["k"]), dict.fromkeys(_SUM_KEYS, 0))
             for key in _SUM_KEYS:
                 acc[key] += int(row[key] or 0)
+    return out
+
+
+def _moderated_posts(
+    conn: Connection, settings: Settings, rules: Rules, lo: int, hi: int
+) -> list[tuple[int, bool, dict[str, int]]]:
+    """Return (created_at_us, excluded, figures of the one post) for every excluded or
+    hidden post in ``[lo, hi)``: few posts, read in one statement over the index range."""
+    if not (rules.excludes or rules.hides):
+        return []
+    tag_cond, men_cond, params = match_conditions(settings)
+    excluded, excluded_params = excluded_sql(rules)
+    hidden, hidden_params = hidden_sql(rules)
+    params |= excluded_params | hidden_params | {"mlo": lo, "mhi": hi}
+    counts = ", ".join(
+        f"CASE WHEN p.kind <> 'retweet' THEN COALESCE(p.{c}, 0) ELSE 0 END AS {c}"
+        for c in ENGAGEMENT_COUNTS
+    )
+    sql = f"""SELECT p.created_at_us, CASE WHEN {excluded} THEN 1 ELSE 0 END AS excluded,
+           1 AS posts,
+           CASE WHEN p.kind = 'original' THEN 1 ELSE 0 END AS originals,
+           CASE WHEN p.kind = 'retweet' THEN 1 ELSE 0 END AS retweets,
+           CASE WHEN p.kind = 'quote' THEN 1 ELSE 0 END AS quotes,
+           CASE WHEN p.kind = 'reply' THEN 1 ELSE 0 END AS replies,
+           CASE WHEN {tag_cond} THEN 1 ELSE 0 END AS hashtag_posts,
+           CASE WHEN {men_cond} THEN 1 ELSE 0 END AS mention_posts,
+           COALESCE(p.author_followers, 0) AS potential_impressions,
+           {counts},
+           COALESCE(p.impression_count, 0) AS impressions,
+           CASE WHEN p.impression_count IS NULL THEN 0 ELSE 1 END AS impressions_reported,
+           CASE WHEN p.author_followers IS NULL THEN 1 ELSE 0 END AS posts_without_followers
+        FROM posts p WHERE p.created_at_us >= :mlo AND p.created_at_us < :mhi
+            AND ({excluded} OR {hidden})"""
+    out = []
+    for row in conn.execute(text(sql), params).mappings():
+        figures = {key: int(row[key]) for key in _SUM_KEYS if key != "hidden_posts"}
+        out.append((int(row["created_at_us"]), bool(row["excluded"]), figures))
+    return out
+
+
+def _unit_sums(
+    conn: Connection, settings: Settings, rules: Rules, ranges: Sequence[tuple[int, int, int]]
+) -> dict[int, dict[str, int]]:
+    """Return the additive figures of each key of ``ranges`` that has posts, excluded
+    posts left out and hidden ones counted apart.
+
+    Every post is summed as without moderation, then the figures of the few excluded
+    posts are taken off and the hidden ones counted, from one more statement: a condition
+    in every branch of the main statement cost several times the statement itself.
+    """
+    out = _branch_sums(conn, settings, ranges)
+    if not ranges:
+        return out
+    starts = [lo for _, lo, _ in ranges]
+    for us, excluded, figures in _moderated_posts(
+        conn, settings, rules, ranges[0][1], ranges[-1][2]
+    ):
+        i = bisect_right(starts, us) - 1
+        if i < 0 or us >= ranges[i][2]:
+            continue
+        acc = out[ranges[i][0]]
+        if excluded:
+            for name, value in figures.items():
+                acc[name] -= value
+            if not acc["posts"]:
+                del out[ranges[i][0]]
+        else:
+            acc["hidden_posts"] += 1
     return out
 
 
