@@ -189,23 +189,28 @@ def _moderated_posts(
     return out
 
 
+_Moderated = list[tuple[int, bool, dict[str, int]]]
+
+
 def _unit_sums(
-    conn: Connection, settings: Settings, rules: Rules, ranges: Sequence[tuple[int, int, int]]
+    conn: Connection,
+    settings: Settings,
+    moderated: _Moderated,
+    ranges: Sequence[tuple[int, int, int]],
 ) -> dict[int, dict[str, int]]:
     """Return the additive figures of each key of ``ranges`` that has posts, excluded
     posts left out and hidden ones counted apart.
 
     Every post is summed as without moderation, then the figures of the few excluded
-    posts are taken off and the hidden ones counted, from one more statement: a condition
-    in every branch of the main statement cost several times the statement itself.
+    posts are taken off and the hidden ones counted (``moderated``, from one more
+    statement): a condition in every branch of the main statement cost several times the
+    statement itself.
     """
     out = _branch_sums(conn, settings, ranges)
     if not ranges:
         return out
     starts = [lo for _, lo, _ in ranges]
-    for us, excluded, figures in _moderated_posts(
-        conn, settings, rules, ranges[0][1], ranges[-1][2]
-    ):
+    for us, excluded, figures in moderated:
         i = bisect_right(starts, us) - 1
         if i < 0 or us >= ranges[i][2]:
             continue
@@ -223,7 +228,7 @@ def _unit_sums(
 def _sums(
     conn: Connection,
     settings: Settings,
-    rules: Rules,
+    moderated: _Moderated,
     segments: Sequence[Segment],
     by_hour: bool,
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]] | None]:
@@ -236,8 +241,8 @@ def _sums(
     """
     hour_ranges = unit_ranges(segments, HOUR_US)
     if not by_hour and len(hour_ranges) > MAX_BRANCHES:
-        return _unit_sums(conn, settings, rules, unit_ranges(segments, DAY_US)), None
-    hours = _unit_sums(conn, settings, rules, hour_ranges)
+        return _unit_sums(conn, settings, moderated, unit_ranges(segments, DAY_US)), None
+    hours = _unit_sums(conn, settings, moderated, hour_ranges)
     days: dict[int, dict[str, int]] = {}
     for hour, sums in hours.items():
         # local hours and days come from the same local time, so an hour lies in one day
@@ -261,26 +266,16 @@ _LATEST_FOLLOWERS = (
 )
 
 
-def _excluded_days(conn: Connection, rules: Rules, segments: Sequence[Segment]) -> dict[int, int]:
-    """Return the excluded posts of each local day that has any (METRICS.md ``excluded_posts``).
-
-    One read of the period's index range, only when something is excluded; the posts
-    found are few, and are put in their day by the same spans as every other figure.
-    """
-    if not rules.excludes:
-        return {}
-    cond, params = excluded_sql(rules)
+def _excluded_days(moderated: _Moderated, segments: Sequence[Segment]) -> dict[int, int]:
+    """Return the excluded posts of each local day that has any (METRICS.md
+    ``excluded_posts``), put in their day by the same spans as every other figure."""
     spans = unit_ranges(segments, DAY_US)
     starts = [lo for _, lo, _ in spans]
-    sql = (
-        "SELECT p.created_at_us FROM posts p "
-        f"WHERE p.created_at_us >= :xlo AND p.created_at_us < :xhi AND {cond}"
-    )
     out: dict[int, int] = {}
-    rows = conn.execute(text(sql), params | {"xlo": spans[0][1], "xhi": spans[-1][2]})
-    for (us,) in rows:
-        key = spans[bisect_right(starts, us) - 1][0]
-        out[key] = out.get(key, 0) + 1
+    for us, excluded, _ in moderated:
+        i = bisect_right(starts, us) - 1
+        if excluded and i >= 0 and us < spans[i][2]:
+            out[spans[i][0]] = out.get(spans[i][0], 0) + 1
     return out
 
 
@@ -363,9 +358,10 @@ def _period(
     segments = offset_segments(days[0], days[-1], settings.campaign.tz)
     numbers = [day_number(d) for d in days]
     rules = moderation_rules(conn, settings)
-    sums, hours = _sums(conn, settings, rules, segments, by_hour)
+    moderated = _moderated_posts(conn, settings, rules, segments[0].lo, segments[-1].hi)
+    sums, hours = _sums(conn, settings, moderated, segments, by_hour)
     authors = _author_figures(conn, rules, segments, numbers)
-    excluded = _excluded_days(conn, rules, segments)
+    excluded = _excluded_days(moderated, segments)
     per_day = []
     total: dict[str, Any] = dict.fromkeys(_SUM_KEYS, 0)
     for d, number in zip(days, numbers, strict=True):
