@@ -112,12 +112,11 @@ def test_hidden_posts_and_accounts_are_in_no_output_file_and_every_figure_stays(
     assert after["coverage"]["hidden_posts"] == after["figures"]["totals"]["hidden_posts"]
 
 
-def test_excluded_posts_leave_the_figures_and_the_lists(
-    sqlite_engine: Engine, tmp_path: Path
-) -> None:
+def test_excluded_posts_leave_the_figures_and_the_lists(engine: Engine, tmp_path: Path) -> None:
+    # on SQLite and PostgreSQL: the rankings' conditions run on both
     paths, settings = _real("brexit_kpop_2sets")
-    import_files(sqlite_engine, paths)
-    before, _ = _report(sqlite_engine, settings, tmp_path / "before")
+    import_files(engine, paths)
+    before, _ = _report(engine, settings, tmp_path / "before")
     account = before["top_contributors"][0]
     post = next(p for p in before["top_posts"] if p["username"] != account["username"])
     excluded = settings.model_copy(
@@ -129,7 +128,7 @@ def test_excluded_posts_leave_the_figures_and_the_lists(
             )
         }
     )
-    after, shown = _report(sqlite_engine, excluded, tmp_path / "after")
+    after, shown = _report(engine, excluded, tmp_path / "after")
     totals = after["figures"]["totals"]
     assert totals["excluded_posts"] >= 1 + account["posts"]
     assert totals["hidden_posts"] == 0
