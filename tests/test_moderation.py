@@ -279,3 +279,20 @@ def test_a_bad_list_entry_in_the_config_is_a_config_error(tmp_path: Path) -> Non
     with pytest.raises(Exception, match="moderation.exclude_accounts") as caught:
         load_settings(str(path))
     assert "is not an account" in str(caught.value)
+
+
+def test_the_html_clips_a_long_post_and_keeps_its_whole_text_a_click_away(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from monitor.config import Reports
+    from tests import reportdata as rd
+
+    rd.build(sqlite_engine, tmp_path, rd.hostile_pages(), "hostile.jsonl")  # one 10,000 x post
+    settings = Settings(reports=Reports(formats=("html",)))
+    (page,) = write_summary_report(sqlite_engine, settings, tmp_path / "out", now=NOW)
+    html = page.read_text(encoding="utf-8")
+    found = re.search(r'<details class="full"><summary>(.*?)</summary>(.*?)</details>', html, re.S)
+    assert found is not None
+    summary, whole = found.groups()
+    assert "x" * 280 not in summary and "x" * 200 in summary and "…" in summary
+    assert "x" * 10_000 in whole
