@@ -175,6 +175,56 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
         stats_table(obj)
 
 
+def _moderate(app: App, action: str, refs: tuple[str, ...]) -> None:
+    from monitor.config_file import add_to_moderation, classify, config_file
+
+    posts, accounts = classify(refs)  # every argument checked before anything is written
+    path = config_file(app.config_path)
+    said = []
+    for key, entries in ((f"{action}_posts", posts), (f"{action}_accounts", accounts)):
+        if entries:
+            added = add_to_moderation(path, key, entries)
+            said.append(f"{len(added)} added to {key}")
+            if len(added) < len(entries):
+                said[-1] += f" ({len(entries) - len(added)} already listed)"
+    click.echo(f"[moderation] in {path}: {'; '.join(said)}")
+    effect = (
+        "counted in every figure, never shown"
+        if action == "hide"
+        else "counted in no figure, never shown"
+    )
+    click.echo(f"their posts are {effect} in reports written from now on")
+
+
+@cli.command()
+@click.argument("refs", nargs=-1, required=True, metavar="ACCOUNT|POST...")
+@pass_app
+def hide(app: App, refs: tuple[str, ...]) -> None:
+    """Hide accounts or posts: still counted, never shown in any list, chart or file.
+
+    Adds to [moderation] hide_accounts / hide_posts in the config file. An account is a
+    handle (@name, name, x.com/name); a post is its id or address (digits alone are a
+    post id: write an all-digit account as @1234).
+
+    Example: hashmon hide @spammer https://x.com/someone/status/874583463395364864
+    """
+    _moderate(app, "hide", refs)
+
+
+@cli.command()
+@click.argument("refs", nargs=-1, required=True, metavar="ACCOUNT|POST...")
+@pass_app
+def exclude(app: App, refs: tuple[str, ...]) -> None:
+    """Exclude accounts or posts: counted in no figure and never shown (still stored).
+
+    Adds to [moderation] exclude_accounts / exclude_posts in the config file; forms as
+    for hide. Excluding wins over hiding.
+
+    Example: hashmon exclude @botnet 874583463395364864
+    """
+    _moderate(app, "exclude", refs)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="The METRICS.md object, as JSON.")
 @click.option("--from", "date_from", type=DATE, help="First local date (default: campaign.start).")

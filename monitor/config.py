@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
+from monitor.moderation import post_id_of, username_of
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,58 @@ class Stakeholders(_Section):
         return value
 
 
+class Moderation(_Section):
+    """Posts hidden (counted, never shown) and excluded (neither counted nor shown)."""
+
+    hide_posts: tuple[str, ...] = ()
+    hide_accounts: tuple[str, ...] = ()
+    exclude_posts: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
+
+    @field_validator("hide_posts", "exclude_posts", mode="before")
+    @classmethod
+    def _posts(cls, value: Any) -> Any:
+        # a post id may be written as a TOML integer; keep it as written, in text
+        if isinstance(value, list | tuple):
+            value = tuple(
+                str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value
+            )
+            for v in value:
+                if isinstance(v, str):
+                    post_id_of(v)
+        return value
+
+    @field_validator("hide_accounts", "exclude_accounts")
+    @classmethod
+    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for v in value:
+            username_of(v)
+        return value
+
+    @property
+    def hidden_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(post_id_of(v) for v in self.hide_posts))
+
+    @property
+    def excluded_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(post_id_of(v) for v in self.exclude_posts))
+
+    @property
+    def hidden_usernames(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(username_of(v) for v in self.hide_accounts))
+
+    @property
+    def excluded_usernames(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(username_of(v) for v in self.exclude_accounts))
+
+    @property
+    def active(self) -> bool:
+        """Whether any list names anything."""
+        return bool(
+            self.hide_posts or self.hide_accounts or self.exclude_posts or self.exclude_accounts
+        )
+
+
 class Settings(_Section):
     campaign: Campaign = Campaign()
     baseline: Baseline | None = Baseline()
@@ -289,6 +342,7 @@ class Settings(_Section):
     reports: Reports = Reports()
     email: Email | None = None
     stakeholders: Stakeholders = Stakeholders()
+    moderation: Moderation = Moderation()
     # where the settings came from, for messages; not a key of the file
     origin: str = Field(default="built-in defaults", exclude=True)
 

@@ -15,6 +15,7 @@ from monitor.times import (
     from_epoch_us,
     utc_text,
 )
+from reports.moderation import moderation_reasons
 
 
 def collection_coverage(
@@ -93,4 +94,42 @@ def collection_coverage(
         "hours_checked": hours_checked,
         "hours_without_collect_run": hours_missing,
         "hours_without_collect_run_list": missing[:48],
+        "hidden_posts": totals["hidden_posts"],
+        "excluded_posts": totals["excluded_posts"],
+        "moderation_lists": moderation_reasons(settings),
     }
+
+
+def _entries(n: int, what: str, key: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'} in {key}"
+
+
+def moderation_lines(c: dict[str, Any]) -> list[str]:
+    """Return what the coverage says of hidden and excluded posts, and why: how many
+    entries each [moderation] list of the config holds. No post or account is named."""
+    lists = c["moderation_lists"]
+    hidden, excluded = c["hidden_posts"], c["excluded_posts"]
+    if not any(lists.values()):
+        return ["No posts are hidden or excluded: the config's [moderation] lists are empty."]
+    lines = []
+    hide_why = [
+        _entries(lists["hide_posts"], "post", "hide_posts"),
+        _entries(lists["hide_accounts"], "account", "hide_accounts"),
+    ]
+    lines.append(
+        f"{hidden:,} {'post is' if hidden == 1 else 'posts are'} hidden: counted in every "
+        "figure, but never shown or quoted in any list, chart or file, because the config's "
+        f"[moderation] lists name {' and '.join(hide_why)} (retweets of a hidden post "
+        "are never listed either)."
+    )
+    exclude_why = [
+        _entries(lists["exclude_posts"], "post", "exclude_posts"),
+        _entries(lists["exclude_accounts"], "account", "exclude_accounts"),
+    ]
+    lines.append(
+        f"{excluded:,} {'post is' if excluded == 1 else 'posts are'} excluded: counted in no "
+        "figure and never shown, because the config's [moderation] lists name "
+        f"{' and '.join(exclude_why)}. Excluded posts stay stored; excluding wins over "
+        "hiding."
+    )
+    return lines

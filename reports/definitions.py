@@ -108,5 +108,18 @@ def definitions(settings: Settings) -> list[tuple[str, str, str]]:
             "follower count was missing from the data that delivered them first; they add "
             "nothing to potential impressions or potential reach.",
         ),
+        (
+            "hidden_posts",
+            "Hidden posts",
+            "Posts the config's [moderation] lists hide (hide_posts, hide_accounts): "
+            "counted in every figure above, never shown or quoted in any list, chart or file.",
+        ),
+        (
+            "excluded_posts",
+            "Excluded posts",
+            "Posts the config's [moderation] lists exclude (exclude_posts, exclude_accounts, "
+            "by the author's username as stored): counted in no other figure and never shown; "
+            "they stay stored. Excluding wins over hiding.",
+        ),
         ("baseline_progress", "Progress against the baseline", baseline),
     ]

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from monitor.times import local_stamp
 from reports.charts import Chart, day_label, plural
+from reports.coverage import moderation_lines
 from reports.definitions import definitions
 from reports.files import write_file
 from reports.format import (
@@ -47,6 +48,22 @@ def clip(value: str | None, limit: int = 120) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+# a post in a list shows at most this much; the rest is a click away (<details>)
+POST_EXCERPT_CHARS = 280
+POST_EXCERPT_LINES = 4
+
+
+def post_excerpt(value: str | None) -> str:
+    """Return the start of a post for a list: its first lines and characters, with an
+    ellipsis when cut; the post itself when it is short enough."""
+    if value is None:
+        return ""
+    lines = value.splitlines()
+    short = "\n".join(lines[:POST_EXCERPT_LINES]) if len(lines) > POST_EXCERPT_LINES else value
+    short = clip(short, POST_EXCERPT_CHARS)
+    return value if short == value else short.rstrip("…").rstrip() + "…"
+
+
 def https_only(url: str | None) -> str | None:
     """Return ``url`` if it is an https address, else None: a link is never another scheme."""
     if isinstance(url, str) and url.startswith("https://"):
@@ -68,6 +85,8 @@ def environment() -> Environment:
         num=num,
         pct=pct,
         clip=clip,
+        post_excerpt=post_excerpt,
+        moderation_lines=moderation_lines,
         https_only=https_only,
         long_day=long_day,
         short_day=day_label,

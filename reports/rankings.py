@@ -23,6 +23,7 @@ from monitor.times import (
     local_stamp,
     utc_text,
 )
+from reports.moderation import hidden_authors_sql, kept_sql, moderation_rules, shown_sql
 from reports.periods import window_sql
 from reports.stats import ENGAGEMENT_COUNTS, period_figures
 
@@ -69,9 +70,12 @@ def top_posts(
     """Return the ``n`` posts (retweets excluded) with most engagements in the period.
 
     Engagements are like + retweet + reply + quote counts, as METRICS.md sums them; ties
-    go to the earlier post, then the smaller id.
+    go to the earlier post, then the smaller id. Hidden and excluded posts are never
+    listed (METRICS.md): the list is of the posts that may be shown.
     """
     cte, join, params = window_sql(settings, first, last)
+    shown, shown_params = shown_sql(moderation_rules(conn, settings))
+    params |= shown_params
     # rank first, then look up the authors of the few posts that made it
     sql = f"""
         WITH s AS ({cte}),
@@ -84,7 +88,7 @@ def top_posts(
                    COALESCE(p.quote_count, 0) AS quote_count,
                    {_ENGAGEMENTS_SQL} AS engagements
             {join}
-            WHERE p.kind <> 'retweet'
+            WHERE p.kind <> 'retweet' AND {shown}
             ORDER BY engagements DESC, p.created_at_us, LENGTH(p.id), p.id
             LIMIT :top_n
         )
@@ -129,8 +133,14 @@ def top_contributors(
 
     An author's potential impressions are the sum of ``author_followers`` over their posts
     (retweets included), as METRICS.md defines the figure; ties go to more posts, then id.
+    Excluded posts count for no one; a hidden account is never a row (its posts still
+    count in every figure), while an author with only some posts hidden is listed.
     """
     cte, join, params = window_sql(settings, first, last)
+    rules = moderation_rules(conn, settings)
+    kept, kept_params = kept_sql(rules)
+    hidden, hidden_params = hidden_authors_sql(rules)
+    params |= kept_params | hidden_params
     # ranking reads only the posts index; engagements need table rows, so they are summed
     # afterwards for the few authors ranked (at a million posts: 0.45 s instead of 0.95)
     sql = f"""
@@ -139,7 +149,7 @@ def top_contributors(
             SELECT p.platform, p.author_id, COUNT(*) AS posts,
                    SUM(COALESCE(p.author_followers, 0)) AS potential_impressions
             {join}
-            WHERE p.author_id IS NOT NULL
+            WHERE p.author_id IS NOT NULL AND {kept} AND NOT ({hidden})
             GROUP BY p.platform, p.author_id
             ORDER BY potential_impressions DESC, posts DESC, LENGTH(p.author_id), p.author_id
             LIMIT :top_n
@@ -186,6 +196,8 @@ def _author_sums(
     if not authors:
         return {}
     cte, join, params = window_sql(settings, first, last)
+    kept, kept_params = kept_sql(moderation_rules(conn, settings))
+    params |= kept_params
     names = []
     for i, (platform, author_id) in enumerate(authors):
         params |= {f"au_p{i}": platform, f"au_a{i}": author_id}
@@ -198,7 +210,7 @@ def _author_sums(
                SUM(CASE WHEN p.kind <> 'retweet' THEN {_ENGAGEMENTS_SQL} ELSE 0 END)
                    AS engagements
         {join}
-        WHERE p.author_id IN ({", ".join(names)})
+        WHERE p.author_id IN ({", ".join(names)}) AND {kept}
         GROUP BY p.platform, p.author_id
     """
     out = {}
@@ -221,10 +233,12 @@ def top_hashtags(
     through a server-side cursor in chunks, so memory stays bounded on any data.
     """
     cte, join, params = window_sql(settings, first, last)
+    kept, kept_params = kept_sql(moderation_rules(conn, settings))
+    params |= kept_params
     # a campaign's posts repeat a few sets of tags: count each set in SQL, split it once
     sql = (
         f"WITH s AS ({cte}) SELECT p.hashtags, COUNT(*) {join} "
-        "WHERE p.hashtags <> '' GROUP BY p.hashtags"
+        f"WHERE p.hashtags <> '' AND {kept} GROUP BY p.hashtags"
     )
     own = set(settings.campaign.hashtag_terms)
     counts: Counter[str] = Counter()

@@ -269,6 +269,8 @@ HEADERS = {
     "impressions": "Impressions reported by X",
     "impressions_coverage": "Impressions coverage",
     "posts_without_followers": "Posts lacking a follower count",
+    "hidden_posts": "Hidden posts (counted, not shown)",
+    "excluded_posts": "Excluded posts (not counted)",
     "baseline_progress": "Progress against the baseline",
     "needed_to_pass_baseline": "Still needed to pass the baseline",
     "needed_per_remaining_day": "Needed per remaining day",

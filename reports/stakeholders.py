@@ -27,6 +27,7 @@ from monitor.config import Settings
 from monitor.stakeholder_lists import SUPPORTERS, Lists, Stakeholder, load_lists
 from monitor.store.engine import stream_rows
 from monitor.times import DAY_US
+from reports.moderation import kept_sql, moderation_rules
 from reports.periods import offset_segments
 from reports.stats import ENGAGEMENT_COUNTS, date_span, like_terms, period_figures
 
@@ -108,6 +109,8 @@ def author_figures(
         return [], {}
     day, params, lo, hi = _local_day_sql(settings, days)
     tag_cond, tag_params = like_terms("p.hashtags", settings.campaign.hashtag_terms, "t")
+    # an excluded post is in no figure, of a group or of a person (METRICS.md)
+    kept, kept_params = kept_sql(moderation_rules(conn, settings))
     acc: dict[tuple[str, int], dict[str, Any]] = {}
     latest: dict[str, int] = {}
     size = _batch_size(conn)
@@ -119,8 +122,9 @@ def author_figures(
             FROM posts p
             WHERE p.created_at_us >= :lo AND p.created_at_us < :hi
               AND p.author_id IN ({", ".join(":" + n for n in names)})
+              AND {kept}
             ORDER BY p.created_at_us, p.platform, p.author_id, LENGTH(p.id), p.id"""
-        bound = {**params, **tag_params, **names, "lo": lo, "hi": hi}
+        bound = {**params, **tag_params, **kept_params, **names, "lo": lo, "hi": hi}
         for batch in stream_rows(conn, sql, bound, _ROWS):
             for author_id, number, kind, followers, engagements, tagged in batch:
                 row = acc.get((author_id, number))
@@ -201,11 +205,12 @@ def _mentioned_in(
     if not owner or not days:
         return counts
     segments = offset_segments(days[0], days[-1], settings.campaign.tz)
+    kept, kept_params = kept_sql(moderation_rules(conn, settings))
     sql = (
         "SELECT p.mentions FROM posts p WHERE p.created_at_us >= :lo "
-        "AND p.created_at_us < :hi AND p.mentions <> ''"
+        f"AND p.created_at_us < :hi AND p.mentions <> '' AND {kept}"
     )
-    bounds = {"lo": segments[0].lo, "hi": segments[-1].hi}
+    bounds = {"lo": segments[0].lo, "hi": segments[-1].hi, **kept_params}
     for batch in stream_rows(conn, sql, bounds, _ROWS):
         for (mentions,) in batch:
             found = {i for m in mentions.split() if (i := owner.get(m)) is not None}

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import Engine
 
 from monitor.archive import import_files
-from monitor.config import Baseline, Campaign, Settings
+from monitor.config import Baseline, Campaign, Moderation, Settings
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
 from tests.conftest import make_db_url
@@ -53,6 +53,9 @@ PERIOD_KEYS = {
     "impressions",
     "impressions_coverage",
     "posts_without_followers",
+    # "Hidden and excluded posts": 0 when the [moderation] lists are empty
+    "hidden_posts",
+    "excluded_posts",
 }
 ENGAGEMENT = ("like_count", "retweet_count", "reply_count", "quote_count")
 RATES = {"engagement_rate", "impressions_coverage"}
@@ -189,6 +192,7 @@ def _figures(posts: list[dict]) -> dict[str, Any]:
         "impressions": sum(reported) if reported else None,
         "impressions_coverage": len(reported) / len(posts) if posts else 0.0,
         "posts_without_followers": sum(1 for p in posts if p["followers"] is None),
+        "hidden_posts": sum(1 for p in posts if p.get("hidden")),
     }
 
 
@@ -232,6 +236,31 @@ def group_oracle(
     return {g: {k: _figures(ps)[k] for k in GROUP_KEYS} for g, ps in members.items()}
 
 
+def _moderate(posts: Iterable[dict], usernames: dict[str, str], settings: Settings) -> None:
+    """Mark each post excluded or hidden by the [moderation] lists, read here straight
+    from the config's text forms (METRICS.md "Hidden and excluded posts", "Handles")."""
+    m = settings.moderation
+
+    def post_ids(refs: Sequence[str]) -> set[int]:
+        return {int(re.sub(r"^.*/status/", "", r).split("?")[0]) for r in refs}
+
+    def names(refs: Sequence[str]) -> set[str]:
+        out = set()
+        for r in refs:
+            r = re.sub(r"(?i)^(https?://)?((www|mobile)\.)?(twitter|x)\.com/", "", r.strip())
+            out.add(r.lstrip("@").split("?")[0].rstrip("/").casefold())
+        return out
+
+    ex_ids, ex_names = post_ids(m.exclude_posts), names(m.exclude_accounts)
+    hide_ids, hide_names = post_ids(m.hide_posts), names(m.hide_accounts)
+    for p in posts:
+        name = usernames.get(p["author"], "").casefold() if p["author"] else ""
+        p["excluded"] = p["id"] in ex_ids or (name != "" and name in ex_names)
+        p["hidden"] = not p["excluded"] and (
+            p["id"] in hide_ids or (name != "" and name in hide_names)
+        )
+
+
 def oracle(
     paths: Sequence[Path],
     settings: Settings,
@@ -244,6 +273,7 @@ def oracle(
     (``supporters``: the listed supporters' handles, casefolded)."""
     campaign = settings.campaign
     posts, usernames = observed(paths, settings, skip_bad_lines)
+    _moderate(posts.values(), usernames, settings)
     zone = ZoneInfo(campaign.timezone)
     first, last = date_from or campaign.start, date_to or campaign.end
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -253,7 +283,12 @@ def oracle(
             day = p["created"].astimezone(zone).date()
             if day in by_day:
                 by_day[day].append(p)
-    totals = _figures([p for d in dates for p in by_day[d]])
+
+    def figures(day_posts: list[dict]) -> dict[str, Any]:
+        kept = [p for p in day_posts if not p["excluded"]]
+        return {**_figures(kept), "excluded_posts": len(day_posts) - len(kept)}
+
+    totals = figures([p for d in dates for p in by_day[d]])
     base = settings.baseline
     value = None if base is None else base.value
     return {
@@ -274,13 +309,17 @@ def oracle(
             "posts": len(posts),
             "authors": len({p["author"] for p in posts.values() if p["author"] is not None}),
         },
-        "days": [{"date": d.isoformat(), **_figures(by_day[d])} for d in dates],
+        "days": [{"date": d.isoformat(), **figures(by_day[d])} for d in dates],
         "totals": {
             **totals,
             "baseline_progress": None if base is None else totals[base.metric] / value,
         },
+        # an excluded post is in no group either (METRICS.md)
         "groups": group_oracle(
-            [p for d in dates for p in by_day[d]], usernames, campaign.accounts, set(supporters)
+            [p for d in dates for p in by_day[d] if not p["excluded"]],
+            usernames,
+            campaign.accounts,
+            set(supporters),
         ),
     }
 
@@ -1382,3 +1421,82 @@ def test_stats_over_years_of_days_work_and_add_up(engine: Engine, fixture_path: 
     assert obj["totals"]["potential_impressions"] == sum(
         d["potential_impressions"] for d in obj["days"]
     )
+
+
+# --- hidden and excluded posts (METRICS.md "Hidden and excluded posts") ----------------------
+
+
+def _busiest(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list[int]]:
+    """Return the usernames of the window's authors, busiest first, and its post ids."""
+    zone = ZoneInfo(settings.campaign.timezone)
+    names: dict[str, str] = {}
+    per_author: dict[str, int] = {}
+    ids: list[int] = []
+    for item, users in _sightings(paths, False):
+        created = _utc(item.get("created_at"))
+        if created is None or not (
+            settings.campaign.start <= created.astimezone(zone).date() <= settings.campaign.end
+        ):
+            continue
+        author = item.get("author_id")
+        if author in users:
+            names[author] = users[author]["username"]
+            per_author[author] = per_author.get(author, 0) + 1
+        if int(item["id"]) not in ids:
+            ids.append(int(item["id"]))
+    busiest = sorted(per_author, key=lambda a: (-per_author[a], a))
+    return [names[a] for a in busiest], ids
+
+
+def _with_lists(settings: Settings, **lists: Sequence[str]) -> Settings:
+    return settings.model_copy(update={"moderation": Moderation(**lists)})
+
+
+@pytest.mark.parametrize("case", ["search_example_moscow", "brexit_kpop_2sets"])
+def test_excluded_posts_and_accounts_count_in_no_figure_as_computed_independently(
+    engine: Engine, case: str
+) -> None:
+    paths, plain = _real(case)
+    import_files(engine, paths)
+    names, ids = _busiest(paths, plain)
+    settings = _with_lists(
+        plain,
+        # every form a user may write: an address, an id, a handle with odd case and marks
+        exclude_posts=(f"https://x.com/someone/status/{ids[-1]}", str(ids[-2])),
+        exclude_accounts=(f"https://www.X.com/{names[0].upper()}/?s=20",),
+        hide_posts=(str(ids[-2]), str(ids[-3])),  # excluding wins over hiding
+        hide_accounts=(f"@{names[1]}",),
+    )
+    got = stats(engine, settings)
+    want = oracle(paths, settings)
+    assert got == want
+    assert want["totals"]["excluded_posts"] >= 3  # two listed posts and the busiest author's
+    assert want["totals"]["hidden_posts"] >= 2
+    without = stats(engine, plain)
+    assert got["stored"] == without["stored"]  # excluded posts stay stored
+    assert got["totals"]["posts"] + got["totals"]["excluded_posts"] == without["totals"]["posts"]
+    assert without["totals"]["hidden_posts"] == without["totals"]["excluded_posts"] == 0
+
+
+def test_hiding_changes_no_figure(engine: Engine) -> None:
+    paths, plain = _real("brexit_kpop_2sets")
+    import_files(engine, paths)
+    names, ids = _busiest(paths, plain)
+    hidden = _with_lists(plain, hide_accounts=tuple(names[:3]), hide_posts=(str(ids[0]),))
+    got, without = stats(engine, hidden), stats(engine, plain)
+    assert got["totals"]["hidden_posts"] > 0
+    for obj in (got, without):
+        for row in (*obj["days"], obj["totals"]):
+            row.pop("hidden_posts")
+    assert got == without
+
+
+def test_an_account_list_never_excludes_posts_without_an_author(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # hand-written: one post without author_id beside one by the excluded account
+    pages = [page(post("1", author_id=None), post("2"), users=[user("100", 50, "Spammer")])]
+    import_files(engine, [write_jsonl(tmp_path / "a.jsonl", *pages)])
+    settings = _with_lists(IMHAW17, exclude_accounts=("spammer",))
+    totals = stats(engine, settings)["totals"]
+    assert (totals["posts"], totals["excluded_posts"], totals["contributors"]) == (1, 1, 0)
