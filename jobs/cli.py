@@ -320,13 +320,38 @@ def daily(app: App, day: dt.date | None, out: str | None) -> None:
 
 @report.command()
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+@click.option("--pack", is_flag=True, help="Also write the impact pack: a zip a funder can verify.")
 @pass_app
-def summary(app: App, out: str | None) -> None:
+def summary(app: App, out: str | None, pack: bool) -> None:
     """Write the end-of-week impact summary: the whole window against the baseline.
 
-    Example: hashmon report summary --out reports/
+    Example: hashmon report summary --out reports/ --pack
     """
     _write_report(app, "summary", out)
+    if pack:
+        from reports.pack import write_pack
+
+        simulated = app.settings.source.kind == "simulated"
+        out_dir = out or app.settings.reports.out_dir
+        click.echo(f"pack:   {write_pack(app.engine, app.settings, out_dir, simulated=simulated)}")
+
+
+@cli.command("verify-pack")
+@click.argument("pack", metavar="PACK.zip")
+def verify_pack(pack: str) -> None:
+    """Check an impact pack: its checksums, then every figure recomputed from its posts.
+
+    Example: hashmon verify-pack hashmon-reports/summary-IMHAW17-pack.zip
+    """
+    from reports.pack import EQUAL, verify_pack
+
+    verdict = verify_pack(pack)
+    if verdict.ok:
+        click.echo(f"{EQUAL} ({verdict.figures_checked} figures)")
+        return
+    for line in verdict.problems:
+        click.echo(line)
+    raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
