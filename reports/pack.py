@@ -424,7 +424,11 @@ def _compare_figures(entries: dict[str, bytes], verdict: Verdict) -> None:
     if len(reports) != 1:
         verdict.problems.append("the pack holds no single summary JSON file under summary/")
         return
-    claimed = json.loads(entries[reports[0]])["figures"]
+    try:
+        claimed = json.loads(entries[reports[0]])["figures"]
+    except (ValueError, KeyError, TypeError):
+        verdict.problems.append(f"{reports[0]} holds no figures to compare")
+        return
     try:
         config = tomllib.loads(entries["config.toml"].decode("utf-8"))
     except (KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

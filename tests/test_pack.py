@@ -157,3 +157,35 @@ def test_figures_that_differ_are_named(campaign: Engine, tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["verify-pack", str(pack)])
     assert result.exit_code == 0, result.output
     assert EQUAL in result.output
+
+
+def test_report_summary_pack_from_the_cli_then_verify_pack(
+    campaign: Engine, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from jobs.cli import main
+
+    out = tmp_path / "reports"
+    url = campaign.url.render_as_string(hide_password=False)
+    with pytest.raises(SystemExit) as done:
+        main(["--database", url, "report", "summary", "--out", str(out), "--pack"])
+    assert done.value.code == 0
+    pack = out / "summary-IMHAW17-pack.zip"
+    assert f"pack:   {pack}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["verify-pack", str(pack)])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(EQUAL)
+
+
+def test_verify_pack_refuses_a_file_that_is_not_a_pack_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from jobs.cli import main
+
+    bogus = tmp_path / "notes.zip"
+    bogus.write_text("not a zip at all")
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify-pack", str(bogus)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert err.count("\n") == 1 and "notes.zip is not a readable zip" in err
