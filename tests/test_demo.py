@@ -12,6 +12,7 @@ from sqlalchemy import text
 from jobs.cli import main
 from jobs.demo import DEMO_DB
 from monitor.config import Settings
+from monitor.errors import HashmonError
 from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
@@ -39,6 +40,24 @@ def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> N
     index = (out / "index.html").read_text(encoding="utf-8")
     for stem in stems:
         assert f'href="{stem}.html"' in index
+
+
+def test_the_demo_pack_verifies_and_fails_with_one_byte_changed(demo_run) -> None:
+    from reports.pack import verify_pack
+
+    out, _ = demo_run
+    pack = out / "summary-IMHAW17-pack.zip"
+    verdict = verify_pack(pack)
+    assert verdict.ok, verdict.problems
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 3] ^= 0x01  # one byte, somewhere in the entries' compressed data
+    changed = out.parent / "changed-pack.zip"
+    changed.write_bytes(bytes(data))
+    try:
+        problems = verify_pack(changed).problems
+    except HashmonError as exc:  # the byte broke the zip's own structure
+        problems = [str(exc)]
+    assert problems
 
 
 def test_every_demo_page_says_the_data_is_simulated(demo_run) -> None:
