@@ -62,6 +62,7 @@ from reports.format import (
     num,
     pct,
     report_title,
+    shareable_notice,
     short_day,
 )
 from reports.report_data import ReportData
@@ -777,6 +778,8 @@ def _page_decorator(report: ReportData) -> Any:
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(MUTED)
         canvas.drawString(MARGIN, MARGIN / 2, f"{title} · generated {generated} by hashmon")
+        if report.shareable:
+            canvas.drawString(MARGIN, MARGIN / 2 + 9, shareable_notice(report.settings))
         canvas.restoreState()
 
     return decorate

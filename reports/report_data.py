@@ -53,6 +53,7 @@ class ReportData:
     coverage: dict[str, Any]
     generated_at: dt.datetime
     simulated: bool
+    shareable: bool = False  # the version without private individuals (reports.shareable)
 
     @property
     def totals(self) -> dict[str, Any]:
