@@ -286,11 +286,21 @@ def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.dat
     return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()
 
 
-def _write_report(app: App, which: str, out: str | None, day: dt.date | None = None) -> None:
+def _write_report(
+    app: App, which: str, out: str | None, day: dt.date | None = None, shareable: bool = False
+) -> None:
     """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went."""
     from jobs.reporting import CLI_HINT, write_report
 
-    written = write_report(app.settings, app.engine, which, day=day, out_dir=out, hint=CLI_HINT)
+    written = write_report(
+        app.settings,
+        app.engine,
+        which,
+        day=day,
+        out_dir=out,
+        hint=CLI_HINT,
+        shareable=shareable or app.settings.reports.shareable,
+    )
     main_page = next((p for p in written.files if p.suffix == ".html"), None)
     click.echo(f"wrote {len(written.files)} files to {Path(out or app.settings.reports.out_dir)}")
     if main_page is not None:
@@ -309,25 +319,35 @@ def report() -> None:
 @report.command()
 @click.option("--date", "day", type=DATE, help="Local date (default: today in campaign time).")
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+@click.option(
+    "--shareable",
+    is_flag=True,
+    help="The shareable version: private individuals neither named nor quoted.",
+)
 @pass_app
-def daily(app: App, day: dt.date | None, out: str | None) -> None:
+def daily(app: App, day: dt.date | None, out: str | None, shareable: bool) -> None:
     """Write the daily report: the day, the week to date, progress against the baseline.
 
     Example: hashmon report daily --date 2017-06-14 --out reports/
     """
-    _write_report(app, "daily", out, day or campaign_today(app.settings))
+    _write_report(app, "daily", out, day or campaign_today(app.settings), shareable)
 
 
 @report.command()
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
 @click.option("--pack", is_flag=True, help="Also write the impact pack: a zip a funder can verify.")
+@click.option(
+    "--shareable",
+    is_flag=True,
+    help="The shareable version: private individuals neither named nor quoted.",
+)
 @pass_app
-def summary(app: App, out: str | None, pack: bool) -> None:
+def summary(app: App, out: str | None, pack: bool, shareable: bool) -> None:
     """Write the end-of-week impact summary: the whole window against the baseline.
 
     Example: hashmon report summary --out reports/ --pack
     """
-    _write_report(app, "summary", out)
+    _write_report(app, "summary", out, shareable=shareable)
     if pack:
         from reports.pack import write_pack
 

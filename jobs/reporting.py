@@ -46,6 +46,7 @@ def write_report(
     day: dt.date | None = None,
     out_dir: str | Path | None = None,
     hint: str = SCHEDULED_HINT,
+    shareable: bool | None = None,
 ) -> Written:
     """Write the daily report of local ``day`` (``which="daily"``) or the end-of-campaign
     summary (``which="summary"``) into ``out_dir`` (default ``[reports] out_dir``), then
@@ -58,14 +59,17 @@ def write_report(
 
     out = Path(out_dir or settings.reports.out_dir)
     simulated = settings.source.kind == "simulated"
+    if shareable is None:
+        shareable = settings.reports.shareable
+    kw = {"simulated": simulated, "shareable": shareable}
     if which == "daily":
         if day is None:
             raise ValueError("a daily report needs its day")
         what = f"daily report {day} in {out}"
-        read = lambda: daily_report_data(engine, settings, day, simulated=simulated)  # noqa: E731
+        read = lambda: daily_report_data(engine, settings, day, **kw)  # noqa: E731
     else:
         what = f"summary report in {out}"
-        read = lambda: summary_report_data(engine, settings, simulated=simulated)  # noqa: E731
+        read = lambda: summary_report_data(engine, settings, **kw)  # noqa: E731
 
     def write() -> Written:
         with _writable(out, hint):

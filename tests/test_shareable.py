@@ -100,3 +100,25 @@ def test_no_file_of_the_shareable_summary_names_a_private_individual(
         if path.suffix in (".html", ".pdf"):
             text = path.read_text("latin-1") if path.suffix == ".html" else shown
             assert "Shareable version" in text, path
+
+
+def test_report_summary_shareable_from_the_cli_sits_beside_the_full_one(
+    engine: Engine, tmp_path: Path, capsys
+) -> None:
+    import pytest
+
+    from jobs.cli import main
+
+    rd.build(engine, tmp_path, pages(), "week.jsonl")
+    out = tmp_path / "reports"
+    url = engine.url.render_as_string(hide_password=False)
+    for extra in ([], ["--shareable"]):
+        with pytest.raises(SystemExit) as done:
+            main(["--database", url, "report", "summary", "--out", str(out), *extra])
+        assert done.value.code == 0
+    full = json.loads((out / "summary-IMHAW17.json").read_text())
+    share = json.loads((out / "summary-IMHAW17-shareable.json").read_text())
+    assert share["figures"]["totals"] == full["figures"]["totals"]
+    assert "zqparentxq" in json.dumps(full) and "zqparentxq" not in json.dumps(share)
+    index = (out / "index.html").read_text()
+    assert "summary-IMHAW17-shareable.html" in index and "summary-IMHAW17.html" in index
