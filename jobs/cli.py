@@ -353,7 +353,11 @@ def summary(app: App, out: str | None, pack: bool, shareable: bool) -> None:
 
         simulated = app.settings.source.kind == "simulated"
         out_dir = out or app.settings.reports.out_dir
-        click.echo(f"pack:   {write_pack(app.engine, app.settings, out_dir, simulated=simulated)}")
+        shareable = shareable or app.settings.reports.shareable
+        path = write_pack(
+            app.engine, app.settings, out_dir, simulated=simulated, shareable=shareable
+        )
+        click.echo(f"pack:   {path}")
 
 
 @cli.command("verify-pack")
@@ -367,7 +371,7 @@ def verify_pack(pack: str) -> None:
 
     verdict = verify_pack(pack)
     if verdict.ok:
-        click.echo(f"{EQUAL} ({verdict.figures_checked} figures)")
+        click.echo(verdict.note or f"{EQUAL} ({verdict.figures_checked} figures)")
         return
     for line in verdict.problems:
         click.echo(line)

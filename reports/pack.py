@@ -44,6 +44,7 @@ from reports.build import write_report
 from reports.definitions import definitions
 from reports.format import safe_name
 from reports.report_data import summary_data
+from reports.shareable import shareable_report
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no time leaks into the pack
 PAGE_SIZE = 100  # posts per archive page, as X's search pages
@@ -61,9 +62,10 @@ def hashmon_version() -> str:
         return "unknown"
 
 
-def pack_name(settings: Settings) -> str:
-    """Return the pack's file name: ``summary-IMHAW17-pack.zip``."""
-    return f"summary-{safe_name(settings.campaign.name)}-pack.zip"
+def pack_name(settings: Settings, shareable: bool = False) -> str:
+    """Return the pack's file name: ``summary-IMHAW17-pack.zip`` (``-shareable-pack``)."""
+    tail = "-shareable" if shareable else ""
+    return f"summary-{safe_name(settings.campaign.name)}{tail}-pack.zip"
 
 
 # --- writing -------------------------------------------------------------------------
@@ -76,28 +78,34 @@ def write_pack(
     *,
     simulated: bool = False,
     now: dt.datetime | None = None,
+    shareable: bool = False,
 ) -> Path:
     """Write the impact pack of the campaign window into ``out_dir``; return its path.
 
     The summary and the archive are read in one snapshot, so the archive recomputes
-    exactly the figures the summary shows.
+    exactly the figures the summary shows. ``shareable`` packs the shareable summary and
+    leaves the archive out (it quotes everyone).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     every_format = settings.model_copy(
         update={"reports": settings.reports.model_copy(update={"formats": REPORT_FORMATS})}
     )
-    target = out_dir / pack_name(settings)
+    target = out_dir / pack_name(settings, shareable)
     with tempfile.TemporaryDirectory(prefix=".hashmon-pack-", dir=out_dir) as tmp:
         work = Path(tmp)
         files: dict[str, Path] = {}
         with snapshot(engine) as conn:
             report = summary_data(conn, every_format, simulated=simulated, now=now)
+            if shareable:
+                report = shareable_report(conn, report)
             for path in write_report(report, work / "summary"):
                 files[f"summary/{path.name}"] = path
-            archive = work / ARCHIVE
-            n_posts = write_archive(conn, settings, archive)
-            files[ARCHIVE] = archive
+            n_posts = None
+            if not shareable:
+                archive = work / ARCHIVE
+                n_posts = write_archive(conn, settings, archive)
+                files[ARCHIVE] = archive
         texts = {
             "config.toml": config_toml(settings),
             "METHODOLOGY.md": methodology(settings),
@@ -303,9 +311,25 @@ def methodology(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def readme(settings: Settings, n_posts: int, files: list[str]) -> str:
+def readme(settings: Settings, n_posts: int | None, files: list[str]) -> str:
     c = settings.campaign
     summary = [f for f in files if f.startswith("summary/")]
+    if n_posts is None:
+        return "\n".join(
+            [
+                f"# {c.name}: the impact pack (shareable version)",
+                "",
+                "This is the shareable version: private individuals are neither named nor "
+                f"quoted, so the archive of posts ({ARCHIVE}) is left out. The figures are "
+                "the full version's; ask the campaign for the full pack to recompute them.",
+                "",
+                f"- `summary/`: the shareable summary in every format ({len(summary)} files).",
+                "- `METHODOLOGY.md`, `config.toml`, `query.txt`: how the figures were counted.",
+                f"- `{SUMS}`: a fingerprint of every other file; `sha256sum -c {SUMS}` or "
+                "`hashmon verify-pack` checks them.",
+                "",
+            ]
+        )
     return "\n".join(
         [
             f"# {c.name}: the impact pack",
@@ -362,6 +386,7 @@ class Verdict:
 
     problems: list[str] = field(default_factory=list)
     figures_checked: int = 0
+    note: str | None = None  # what could not be checked, though nothing failed
 
     @property
     def ok(self) -> bool:
@@ -387,8 +412,9 @@ def verify_pack(path: str | Path) -> Verdict:
     if verdict.problems:
         return verdict
     if ARCHIVE not in entries:
-        verdict.problems.append(
-            f"the pack holds no {ARCHIVE} (a shareable pack): its figures cannot be recomputed"
+        verdict.note = (
+            f"every checksum equal; a shareable pack holds no {ARCHIVE}, so its figures "
+            "cannot be recomputed from it"
         )
         return verdict
     _compare_figures(entries, verdict)

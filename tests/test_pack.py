@@ -189,3 +189,18 @@ def test_verify_pack_refuses_a_file_that_is_not_a_pack_in_one_line(
     err = capsys.readouterr().err
     assert exit_.value.code == 1
     assert err.count("\n") == 1 and "notes.zip is not a readable zip" in err
+
+
+def test_a_shareable_pack_leaves_the_archive_out_and_says_so(
+    campaign: Engine, tmp_path: Path
+) -> None:
+    pack = write_pack(campaign, Settings(), tmp_path, now=NOW, shareable=True)
+    assert pack.name == "summary-IMHAW17-shareable-pack.zip"
+    with zipfile.ZipFile(pack) as zf:
+        names = zf.namelist()
+        readme = zf.read("README.md").decode()
+    assert "posts.jsonl.gz" not in names
+    assert all("shareable" in n for n in names if n.startswith("summary/"))
+    assert "shareable version" in readme and "left out" in readme
+    verdict = verify_pack(pack)
+    assert verdict.ok and "shareable pack holds no posts.jsonl.gz" in (verdict.note or "")
