@@ -81,8 +81,9 @@ def write_report(
 def write_campaign_reports(
     settings: Settings, engine: Engine, out_dir: str | Path, *, simulated: bool, now: dt.datetime
 ) -> Written:
-    """Write the daily report of every campaign day and the summary, then the index, as
-    one recorded run stamped ``now`` (the demo's simulated clock stamps reports and run).
+    """Write the daily report of every campaign day, the summary and its shareable version,
+    then the index, as one recorded run stamped ``now`` (the demo's simulated clock stamps
+    reports and run).
 
     Every report's data is read first, then the reports are drawn two at a time
     (``reports.build.write_reports``). OSError passes through: the caller says what to do.
@@ -97,6 +98,10 @@ def write_campaign_reports(
             daily_report_data(engine, settings, day, simulated=simulated, now=now) for day in days
         ]
         reports.append(summary_report_data(engine, settings, simulated=simulated, now=now))
+        # and the summary to forward to funders, MPs and the press, beside the full one
+        reports.append(
+            summary_report_data(engine, settings, simulated=simulated, now=now, shareable=True)
+        )
         return _with_index(write_reports(reports, out), out)
 
     what = f"daily reports {days[0]} to {days[-1]} and the summary in {out}"

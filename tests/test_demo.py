@@ -35,8 +35,9 @@ def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> N
     for stem in stems:
         for suffix in FORMATS:
             assert (out / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
-        assert len(list(out.glob(f"{stem}-*.png"))) == 4
-        assert len(list(out.glob(f"{stem}-*.csv"))) == 4
+        own = lambda p, stem=stem: "shareable" not in p.name.removeprefix(stem)  # noqa: E731
+        assert len([p for p in out.glob(f"{stem}-*.png") if own(p)]) == 4
+        assert len([p for p in out.glob(f"{stem}-*.csv") if own(p)]) == 4
     index = (out / "index.html").read_text(encoding="utf-8")
     for stem in stems:
         assert f'href="{stem}.html"' in index
@@ -60,10 +61,18 @@ def test_the_demo_pack_verifies_and_fails_with_one_byte_changed(demo_run) -> Non
     assert problems
 
 
+def test_the_demo_writes_the_shareable_summary_beside_the_full_one(demo_run) -> None:
+    out, _ = demo_run
+    full = json.loads((out / "summary-IMHAW17.json").read_text())
+    share = json.loads((out / "summary-IMHAW17-shareable.json").read_text())
+    assert share["figures"] == full["figures"] and share["shareable"]
+    assert 'href="summary-IMHAW17-shareable.html"' in (out / "index.html").read_text()
+
+
 def test_every_demo_page_says_the_data_is_simulated(demo_run) -> None:
     out, _ = demo_run
     pages = sorted(out.glob("*.html"))
-    assert len(pages) == 7
+    assert len(pages) == 8  # the index, five days, the summary and its shareable version
     for page in pages:
         assert re.search(r"simulated", page.read_text(encoding="utf-8"), re.IGNORECASE), page
 
