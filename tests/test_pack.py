@@ -204,3 +204,20 @@ def test_a_shareable_pack_leaves_the_archive_out_and_says_so(
     assert "shareable version" in readme and "left out" in readme
     verdict = verify_pack(pack)
     assert verdict.ok and "shareable pack holds no posts.jsonl.gz" in (verdict.note or "")
+
+
+def test_the_packed_workbook_carries_no_wall_clock_time() -> None:
+    """openpyxl stamps its zip entries and docProps with the time of saving."""
+    import io
+
+    from openpyxl import Workbook
+
+    from reports.pack import ZIP_TIME, _steady_xlsx
+
+    buf = io.BytesIO()
+    Workbook().save(buf)
+    steady = _steady_xlsx(buf.getvalue(), NOW)
+    with zipfile.ZipFile(io.BytesIO(steady)) as zf:
+        assert {info.date_time for info in zf.infolist()} == {ZIP_TIME}
+        core = zf.read("docProps/core.xml").decode()
+    assert core.count("2017-06-17T09:00:00Z") == 2  # created and modified: the stamp
