@@ -398,12 +398,18 @@ def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.dat
 
 
 def _write_report(
-    app: App, which: str, out: str | None, day: dt.date | None = None, email: bool = False
+    app: App,
+    which: str,
+    out: str | None,
+    day: dt.date | None = None,
+    email: bool = False,
+    shareable: bool = False,
 ) -> None:
     """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went.
 
     With ``email`` the report's digest is sent after the files are written: a failed send
-    costs no file, and ends in one line naming the server and the fault (exit 1).
+    costs no file, and ends in one line naming the server and the fault (exit 1). The
+    digest of a shareable report is the shareable version.
     """
     from jobs.reporting import CLI_HINT, write_report
 
@@ -411,7 +417,15 @@ def _write_report(
         from jobs.delivery import check_can_email_reports
 
         check_can_email_reports(app.settings)  # before writing: a config error is exit 2
-    written = write_report(app.settings, app.engine, which, day=day, out_dir=out, hint=CLI_HINT)
+    written = write_report(
+        app.settings,
+        app.engine,
+        which,
+        day=day,
+        out_dir=out,
+        hint=CLI_HINT,
+        shareable=shareable or app.settings.reports.shareable,
+    )
     main_page = next((p for p in written.files if p.suffix == ".html"), None)
     click.echo(f"wrote {len(written.files)} files to {Path(out or app.settings.reports.out_dir)}")
     if main_page is not None:
@@ -436,27 +450,66 @@ def report() -> None:
 @click.option("--date", "day", type=DATE, help="Local date (default: today in campaign time).")
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
 @click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
+@click.option(
+    "--shareable",
+    is_flag=True,
+    help="The shareable version: private individuals neither named nor quoted.",
+)
 @pass_app
-def daily(app: App, day: dt.date | None, out: str | None, email: bool) -> None:
+def daily(app: App, day: dt.date | None, out: str | None, email: bool, shareable: bool) -> None:
     """Write the daily report: the day, the week to date, progress against the baseline.
 
     With --email the digest (figures, top posts, charts, PDF and XLSX) is then sent.
 
     Example: hashmon report daily --date 2017-06-14 --out reports/ --email
     """
-    _write_report(app, "daily", out, day or campaign_today(app.settings), email)
+    _write_report(app, "daily", out, day or campaign_today(app.settings), email, shareable)
 
 
 @report.command()
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
 @click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
+@click.option("--pack", is_flag=True, help="Also write the impact pack: a zip a funder can verify.")
+@click.option(
+    "--shareable",
+    is_flag=True,
+    help="The shareable version: private individuals neither named nor quoted.",
+)
 @pass_app
-def summary(app: App, out: str | None, email: bool) -> None:
+def summary(app: App, out: str | None, email: bool, pack: bool, shareable: bool) -> None:
     """Write the end-of-week impact summary: the whole window against the baseline.
 
-    Example: hashmon report summary --out reports/ --email
+    Example: hashmon report summary --out reports/ --pack
     """
-    _write_report(app, "summary", out, email=email)
+    _write_report(app, "summary", out, email=email, shareable=shareable)
+    if pack:
+        from reports.pack import write_pack
+
+        simulated = app.settings.source.kind == "simulated"
+        out_dir = out or app.settings.reports.out_dir
+        shareable = shareable or app.settings.reports.shareable
+        path = write_pack(
+            app.engine, app.settings, out_dir, simulated=simulated, shareable=shareable
+        )
+        click.echo(f"pack:   {path}")
+
+
+@cli.command("verify-pack")
+@click.argument("pack", metavar="PACK.zip")
+def verify_pack(pack: str) -> None:
+    """Check an impact pack: its checksums, then every figure recomputed from its posts.
+
+    Example: hashmon verify-pack hashmon-reports/summary-IMHAW17-pack.zip
+    """
+    from reports.pack import EQUAL, verify_pack
+
+    verdict = verify_pack(pack)
+    if verdict.ok:
+        click.echo(verdict.note or f"{EQUAL} ({verdict.figures_checked} figures)")
+        return
+    for line in verdict.problems:
+        click.echo(line)
+    raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

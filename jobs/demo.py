@@ -21,6 +21,7 @@ from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
+from reports.pack import write_pack
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -122,6 +123,8 @@ def run_demo(
         written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
         result.reports += written.files
         result.index = written.index
+        # the impact pack a funder would get, so verify-pack can be tried on it
+        result.reports.append(write_pack(engine, settings, out, simulated=True, now=end))
         with engine.connect() as conn:
             result.posts = stored_counts(conn)["posts"]
     finally:

@@ -298,6 +298,8 @@ def describe_refresh(result: RefreshResult) -> str:
         f"{result.requests} requests, {result.asked} of {result.candidates} posts looked up, "
         f"{result.posts_read} read"
     )
+    if result.gone:
+        line += f"; {result.gone} deleted or withheld since (their text erased)"
     if result.skipped:
         line += f"; skipped {result.skipped} unusable item(s) (hashmon status shows the first)"
     if result.stopped_early:

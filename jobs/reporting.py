@@ -46,6 +46,7 @@ def write_report(
     day: dt.date | None = None,
     out_dir: str | Path | None = None,
     hint: str = SCHEDULED_HINT,
+    shareable: bool | None = None,
 ) -> Written:
     """Write the daily report of local ``day`` (``which="daily"``) or the end-of-campaign
     summary (``which="summary"``) into ``out_dir`` (default ``[reports] out_dir``), then
@@ -58,14 +59,17 @@ def write_report(
 
     out = Path(out_dir or settings.reports.out_dir)
     simulated = settings.source.kind == "simulated"
+    if shareable is None:
+        shareable = settings.reports.shareable
+    kw = {"simulated": simulated, "shareable": shareable}
     if which == "daily":
         if day is None:
             raise ValueError("a daily report needs its day")
         what = f"daily report {day} in {out}"
-        read = lambda: daily_report_data(engine, settings, day, simulated=simulated)  # noqa: E731
+        read = lambda: daily_report_data(engine, settings, day, **kw)  # noqa: E731
     else:
         what = f"summary report in {out}"
-        read = lambda: summary_report_data(engine, settings, simulated=simulated)  # noqa: E731
+        read = lambda: summary_report_data(engine, settings, **kw)  # noqa: E731
 
     def write() -> Written:
         with _writable(out, hint):
@@ -77,8 +81,9 @@ def write_report(
 def write_campaign_reports(
     settings: Settings, engine: Engine, out_dir: str | Path, *, simulated: bool, now: dt.datetime
 ) -> Written:
-    """Write the daily report of every campaign day and the summary, then the index, as
-    one recorded run stamped ``now`` (the demo's simulated clock stamps reports and run).
+    """Write the daily report of every campaign day, the summary and its shareable version,
+    then the index, as one recorded run stamped ``now`` (the demo's simulated clock stamps
+    reports and run).
 
     Every report's data is read first, then the reports are drawn two at a time
     (``reports.build.write_reports``). OSError passes through: the caller says what to do.
@@ -93,6 +98,10 @@ def write_campaign_reports(
             daily_report_data(engine, settings, day, simulated=simulated, now=now) for day in days
         ]
         reports.append(summary_report_data(engine, settings, simulated=simulated, now=now))
+        # and the summary to forward to funders, MPs and the press, beside the full one
+        reports.append(
+            summary_report_data(engine, settings, simulated=simulated, now=now, shareable=True)
+        )
         return _with_index(write_reports(reports, out), out)
 
     what = f"daily reports {days[0]} to {days[-1]} and the summary in {out}"

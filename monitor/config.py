@@ -174,6 +174,12 @@ class Reports(_Section):
     out_dir: str = "hashmon-reports"
     formats: tuple[Literal["html", "png", "csv", "xlsx", "pdf", "json"], ...] = REPORT_FORMATS
     top_n: int = Field(default=10, gt=0, le=100)
+    shareable: bool = False  # scheduled reports are the shareable version (METRICS.md)
+
+
+class Shareable(_Section):
+    # a private individual's latest follower count is below this (METRICS.md)
+    min_followers: int = Field(default=5000, ge=0)
 
 
 def _address(value: str) -> str:
@@ -343,6 +349,7 @@ class Settings(_Section):
     email: Email | None = None
     stakeholders: Stakeholders = Stakeholders()
     moderation: Moderation = Moderation()
+    shareable: Shareable = Shareable()
     # where the settings came from, for messages; not a key of the file
     origin: str = Field(default="built-in defaults", exclude=True)
 

@@ -30,6 +30,7 @@ from reports.format import report_stem
 from reports.html import write_index, write_report_html
 from reports.pdf import write_pdf
 from reports.report_data import ReportData, daily_data, summary_data
+from reports.shareable import shareable_report
 from reports.spreadsheets import write_csvs, write_xlsx
 
 __all__ = [
@@ -136,12 +137,15 @@ def daily_report_data(
     *,
     simulated: bool = False,
     now: dt.datetime | None = None,
+    shareable: bool = False,
 ) -> ReportData:
-    """Return the data of the daily report for ``day``, read in one snapshot."""
+    """Return the data of the daily report for ``day``, read in one snapshot (its
+    shareable version with ``shareable``)."""
     with snapshot_pair(engine) as (conn, side):
-        return daily_data(
+        report = daily_data(
             conn, settings, day, simulated=simulated, now=now, side=None if side is conn else side
         )
+        return shareable_report(conn, report) if shareable else report
 
 
 def summary_report_data(
@@ -150,12 +154,15 @@ def summary_report_data(
     *,
     simulated: bool = False,
     now: dt.datetime | None = None,
+    shareable: bool = False,
 ) -> ReportData:
-    """Return the data of the end-of-week summary, read in one snapshot."""
+    """Return the data of the end-of-week summary, read in one snapshot (its shareable
+    version with ``shareable``)."""
     with snapshot_pair(engine) as (conn, side):
-        return summary_data(
+        report = summary_data(
             conn, settings, simulated=simulated, now=now, side=None if side is conn else side
         )
+        return shareable_report(conn, report) if shareable else report
 
 
 def write_reports(reports: Sequence[ReportData], out_dir: str | Path) -> list[Path]:

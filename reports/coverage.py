@@ -82,8 +82,16 @@ def collection_coverage(
                 hours_missing += 1
                 missing.append(label + ":00Z")
             hour += HOUR_US
+    gone = conn.execute(
+        text(
+            "SELECT COUNT(*) FROM posts WHERE gone_at IS NOT NULL "
+            "AND created_at_us >= :lo AND created_at_us < :hi"
+        ),
+        {"lo": lo_us, "hi": hi_us},
+    ).scalar_one()
     return {
         "posts": totals["posts"],
+        "gone_posts": int(gone),
         "stored_posts": None,
         "posts_without_followers": totals["posts_without_followers"],
         "impressions_coverage": totals["impressions_coverage"],

@@ -12,7 +12,7 @@ import orjson
 
 from reports.charts import Chart
 from reports.definitions import definitions
-from reports.format import report_title
+from reports.format import report_title, shareable_notice
 from reports.report_data import ReportData
 
 
@@ -43,6 +43,7 @@ def report_json(report: ReportData, charts: list[Chart], files: dict[str, str]) 
             "simulated": report.simulated,
             "top_n": settings.reports.top_n,
         },
+        "shareable": shareable_notice(report.settings) if report.shareable else None,
         "figures": report.figures,
         "to_date": report.to_date,
         "pace": report.pace,

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from monitor.config import Settings
 from reports.charts import count, day_label
 from reports.report_data import ReportData
 from reports.stats import METRIC_NAMES
@@ -36,11 +37,22 @@ def safe_name(value: str, fallback: str = "campaign") -> str:
 
 
 def report_stem(report: ReportData) -> str:
-    """Return the file stem of a report: ``daily-2017-06-12`` or ``summary-IMHAW17``."""
+    """Return the file stem of a report: ``daily-2017-06-12`` or ``summary-IMHAW17``
+    (``-shareable`` after it for the shareable version, so both sit side by side)."""
+    tail = "-shareable" if report.shareable else ""
     if report.kind == "daily":
         assert report.day is not None
-        return f"daily-{report.day.isoformat()}"
-    return f"summary-{safe_name(report.settings.campaign.name)}"
+        return f"daily-{report.day.isoformat()}{tail}"
+    return f"summary-{safe_name(report.settings.campaign.name)}{tail}"
+
+
+def shareable_notice(settings: Settings) -> str:
+    """Return the line every shareable output carries: what it is and what it hides."""
+    return (
+        "Shareable version: posts, names and links of private individuals (accounts "
+        f"with fewer than {settings.shareable.min_followers:,} followers that are not the "
+        "campaign's) are left out or shown as @…; every figure is unchanged."
+    )
 
 
 def report_title(report: ReportData) -> str:

@@ -31,6 +31,7 @@ from reports.format import (
     num,
     pct,
     report_title,
+    shareable_notice,
 )
 from reports.report_data import ReportData
 
@@ -128,7 +129,15 @@ def report_html(
         charts={c.name: _chart_view(c, chart_files.get(c.name)) for c in charts},
         definitions=definitions(settings),
         files=files,
-        banner=SIMULATED_BANNER if report.simulated else None,
+        banner=" · ".join(
+            b
+            for b in (
+                SIMULATED_BANNER if report.simulated else "",
+                shareable_notice(settings) if report.shareable else "",
+            )
+            if b
+        )
+        or None,
         csp=CSP,
     )
 

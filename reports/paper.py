@@ -35,10 +35,7 @@ from reportlab.platypus import (
 )
 
 from monitor.times import local_stamp
-from reports.format import (
-    SIMULATED_BANNER,
-    report_title,
-)
+from reports.format import SIMULATED_BANNER, report_title, shareable_notice
 from reports.report_data import ReportData
 
 MARGIN = 18 * mm
@@ -228,6 +225,8 @@ def page_decorator(report: ReportData) -> Any:
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(MUTED)
         canvas.drawString(MARGIN, MARGIN / 2, f"{title} · generated {generated} by hashmon")
+        if report.shareable:
+            canvas.drawString(MARGIN, MARGIN / 2 + 9, shareable_notice(report.settings))
         canvas.restoreState()
 
     return decorate

@@ -180,6 +180,13 @@ def coverage_lines(c: dict[str, Any]) -> list[str]:
         "and add nothing to potential impressions or reach, which are therefore if anything "
         "understated."
     )
+    gone = c.get("gone_posts", 0)
+    if gone:
+        lines.append(
+            f"{num(gone)} counted {'post has' if gone == 1 else 'posts have'} since been "
+            "deleted or withheld on X: they stay in every figure (posted and seen during the "
+            "period) but are no longer shown or quoted, and their text has been erased."
+        )
     if c["impressions_coverage"]:
         lines.append(
             f"X reported impressions for {pct(c['impressions_coverage'])} of the posts; the "

@@ -67,7 +67,7 @@ def hours_of_day(hours: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
 def top_posts(
     conn: Connection, settings: Settings, first: dt.date, last: dt.date, n: int
 ) -> list[dict[str, Any]]:
-    """Return the ``n`` posts (retweets excluded) with most engagements in the period.
+    """Return the ``n`` posts (retweets and gone posts excluded) with most engagements.
 
     Engagements are like + retweet + reply + quote counts, as METRICS.md sums them; ties
     go to the earlier post, then the smaller id. Hidden and excluded posts are never
@@ -88,7 +88,7 @@ def top_posts(
                    COALESCE(p.quote_count, 0) AS quote_count,
                    {_ENGAGEMENTS_SQL} AS engagements
             {join}
-            WHERE p.kind <> 'retweet' AND {shown}
+            WHERE p.kind <> 'retweet' AND {shown} AND p.gone_at IS NULL
             ORDER BY engagements DESC, p.created_at_us, LENGTH(p.id), p.id
             LIMIT :top_n
         )

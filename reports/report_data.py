@@ -56,6 +56,7 @@ class ReportData:
     simulated: bool
     # `hashmon stakeholders --json` for ``days``; None without any list (METRICS.md)
     stakeholders: dict[str, Any] | None = None
+    shareable: bool = False  # the version without private individuals (reports.shareable)
 
     @property
     def totals(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from reports.definitions import definitions
 from reports.files import write_file
-from reports.format import metric_name, report_title
+from reports.format import metric_name, report_title, shareable_notice
 from reports.report_data import ReportData
 from reports.stakeholders import stakeholder_tables
 from reports.stats import PERIOD_KEYS
@@ -394,6 +394,8 @@ def xlsx_bytes(report: ReportData) -> bytes:
         ["Time zone", settings.campaign.timezone],
         ["Simulated data", "yes" if report.simulated else "no"],
     ]
+    if report.shareable:
+        summary_rows.append(["Shareable version", shareable_notice(settings)])
     figures = [(key, totals[key]) for key in PERIOD_KEYS]
     if settings.baseline is not None:
         b = settings.baseline

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from jobs.cli import main
 from jobs.demo import DEMO_DB, example_stakeholders
 from monitor.config import Settings
+from monitor.errors import HashmonError
 from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
@@ -36,19 +37,46 @@ def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> N
     for stem in stems:
         for suffix in FORMATS:
             assert (out / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
-        assert len(list(out.glob(f"{stem}-*.png"))) == 4
+        own = lambda p, stem=stem: "shareable" not in p.name.removeprefix(stem)  # noqa: E731
+        assert len([p for p in out.glob(f"{stem}-*.png") if own(p)]) == 4
         # days, top posts, contributors, hashtags; supporters and decision makers (the
         # demo's example lists)
-        assert len(list(out.glob(f"{stem}-*.csv"))) == 6
+        assert len([p for p in out.glob(f"{stem}-*.csv") if own(p)]) == 6
     index = (out / "index.html").read_text(encoding="utf-8")
     for stem in stems:
         assert f'href="{stem}.html"' in index
 
 
+def test_the_demo_pack_verifies_and_fails_with_one_byte_changed(demo_run) -> None:
+    from reports.pack import verify_pack
+
+    out, _ = demo_run
+    pack = out / "summary-IMHAW17-pack.zip"
+    verdict = verify_pack(pack)
+    assert verdict.ok, verdict.problems
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 3] ^= 0x01  # one byte, somewhere in the entries' compressed data
+    changed = out.parent / "changed-pack.zip"
+    changed.write_bytes(bytes(data))
+    try:
+        problems = verify_pack(changed).problems
+    except HashmonError as exc:  # the byte broke the zip's own structure
+        problems = [str(exc)]
+    assert problems
+
+
+def test_the_demo_writes_the_shareable_summary_beside_the_full_one(demo_run) -> None:
+    out, _ = demo_run
+    full = json.loads((out / "summary-IMHAW17.json").read_text())
+    share = json.loads((out / "summary-IMHAW17-shareable.json").read_text())
+    assert share["figures"] == full["figures"] and share["shareable"]
+    assert 'href="summary-IMHAW17-shareable.html"' in (out / "index.html").read_text()
+
+
 def test_every_demo_page_says_the_data_is_simulated(demo_run) -> None:
     out, _ = demo_run
     pages = sorted(out.glob("*.html"))
-    assert len(pages) == 7
+    assert len(pages) == 8  # the index, five days, the summary and its shareable version
     for page in pages:
         assert re.search(r"simulated", page.read_text(encoding="utf-8"), re.IGNORECASE), page
 

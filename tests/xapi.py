@@ -110,6 +110,8 @@ class FakeX:
         self.rate_limit_headers = cassette_headers("search_recent_tweets")
         self.metric_bump = 0  # added to like_count in lookups: counts that moved since
         self.restamp: Callable[[str], str] | None = None  # id -> created_at, for simulations
+        #: id -> problem type: lookups answer these ids with an error of that type instead
+        self.lookup_errors: dict[str, str] = {}
 
     # --- control -------------------------------------------------------------------
 
@@ -247,7 +249,7 @@ class FakeX:
         assert len(ids) <= 100, "X takes at most 100 ids a lookup"
         data = []
         for i in ids:
-            if i in self.posts:
+            if i in self.posts and i not in self.lookup_errors:
                 post = self._post(i)
                 metrics = dict(post.get("public_metrics") or {})
                 metrics["like_count"] = metrics.get("like_count", 0) + self.metric_bump
@@ -266,6 +268,7 @@ class FakeX:
             for i in ids
             if i not in self.posts
         ]
+        errors += [_lookup_error(i, self.lookup_errors[i]) for i in ids if i in self.lookup_errors]
         body: dict[str, Any] = {}
         if data:
             body["data"] = data
@@ -273,6 +276,23 @@ class FakeX:
         if errors:
             body["errors"] = errors
         return 200, body
+
+
+def _lookup_error(post_id: str, problem: str) -> dict[str, Any]:
+    """Return X's lookup error for ``post_id`` of the problem type ``problem``."""
+    title = {
+        "not-authorized-for-resource": "Authorization Error",
+        "resource-not-found": "Not Found Error",
+    }.get(problem.rsplit("/", 1)[-1], "Error")
+    return {
+        "value": post_id,
+        "detail": f"Sorry, you are not authorized to see the Tweet with ids: [{post_id}].",
+        "title": title,
+        "resource_type": "tweet",
+        "parameter": "ids",
+        "resource_id": post_id,
+        "type": problem,
+    }
 
 
 def _too_old(param: str, value: str) -> dict[str, Any]:

@@ -40,6 +40,10 @@ class Post(Base):
     last_seen_at: Mapped[str] = mapped_column(String(32))
     first_run_id: Mapped[int | None] = mapped_column(Integer)
     sightings: Mapped[int] = mapped_column(Integer, default=1)
+    # set when a lookup answered "deleted" or "not authorized" for the post (METRICS.md
+    # "Deleted and withheld posts"): its text is erased then; its figures stay
+    gone_at: Mapped[str | None] = mapped_column(String(32))
+    gone_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 # The index of every period query. created_at grows nearly monotonically, so it is cheap
@@ -162,6 +166,25 @@ def create_schema(engine: Engine) -> None:
             Base.metadata.create_all(conn)
             if earlier:
                 _upgrade_first_schema(conn)
+            _add_missing_columns(conn)
+
+
+# columns added to tables after their first release: (table, column, SQL type)
+_LATER_COLUMNS = (
+    ("posts", "gone_at", "VARCHAR(32)"),
+    ("posts", "gone_reason", "VARCHAR(16)"),
+)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the nullable columns a database written by an earlier hashmon lacks."""
+    for table, column, sql_type in _LATER_COLUMNS:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}"))
+            continue
+        have = {row[1] for row in conn.execute(text(f"PRAGMA table_info({table})"))}
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 def _has_index(conn: Connection, name: str) -> bool:
