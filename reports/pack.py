@@ -28,7 +28,7 @@ import tempfile
 import tomllib
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -106,13 +106,17 @@ def write_pack(
                 archive = work / ARCHIVE
                 n_posts = write_archive(conn, settings, archive)
                 files[ARCHIVE] = archive
+        # the lists say who counts as a supporter: the figures need them, the shareable
+        # pack names no one
+        lists = {} if shareable else stakeholder_files(settings)
         texts = {
-            "config.toml": config_toml(settings),
+            "config.toml": config_toml(settings, lists),
             "METHODOLOGY.md": methodology(settings),
             "query.txt": query_text(settings),
-            "README.md": readme(settings, n_posts, sorted(files)),
+            "README.md": readme(settings, n_posts, sorted([*files, *lists])),
         }
         entries: dict[str, bytes] = {name: t.encode("utf-8") for name, t in texts.items()}
+        entries.update(lists)
         for name, path in files.items():
             data = path.read_bytes()
             entries[name] = (
@@ -263,16 +267,40 @@ def _toml_value(value: Any) -> str:
     return "".join(out) + '"'
 
 
-def config_toml(settings: Settings) -> str:
-    """Return the settings the figures used, as TOML: campaign and baseline, no secrets."""
+def stakeholder_files(settings: Settings) -> dict[str, bytes]:
+    """Return the stakeholder lists the figures used, by their name inside the pack.
+
+    The handles of an old ``[campaign] supporters`` key become a list of their own.
+    """
+    s = settings.stakeholders
+    files: dict[str, bytes] = {}
+    for key in ("supporters", "decision_makers"):
+        path = getattr(s, key)
+        if path:
+            files[f"stakeholders/{key}{Path(path).suffix.lower()}"] = Path(path).read_bytes()
+    if not s.supporters and s.supporter_handles:
+        rows = "".join(f"{h},{h}\n" for h in s.supporter_handles)
+        files["stakeholders/supporters.csv"] = f"name,handle\n{rows}".encode()
+    return files
+
+
+def config_toml(settings: Settings, lists: Iterable[str] = ()) -> str:
+    """Return the settings the figures used, as TOML: campaign, baseline, moderation and
+    the stakeholder lists packed (``lists``, their names in the pack); no secrets."""
     lines = [
         "# The settings the pack's figures were computed with (hashmon "
         f"{hashmon_version()}). No database, no credentials.",
         "",
     ]
-    sections: dict[str, dict[str, Any]] = {"campaign": settings.campaign.model_dump()}
+    campaign = settings.campaign.model_dump(exclude={"supporters"})
+    sections: dict[str, dict[str, Any]] = {"campaign": campaign}
     if settings.baseline is not None:
         sections["baseline"] = settings.baseline.model_dump()
+    if settings.moderation.active:
+        sections["moderation"] = settings.moderation.model_dump()
+    packed = {Path(name).stem: name for name in lists}
+    if packed:
+        sections["stakeholders"] = packed
     for section, values in sections.items():
         lines.append(f"[{section}]")
         lines += [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
@@ -351,6 +379,14 @@ def readme(settings: Settings, n_posts: int | None, files: list[str]) -> str:
             "with the figures hashmon stored for it: its author's follower count when first "
             "seen, its latest like, retweet, reply and quote counts. Posts deleted or "
             "withheld on X since have no text.",
+            *(
+                [
+                    "- `stakeholders/`: the lists of supporters and decision makers the "
+                    "figures used; `config.toml` names them."
+                ]
+                if any(f.startswith("stakeholders/") for f in files)
+                else []
+            ),
             f"- `{SUMS}`: a fingerprint of every other file, so you can tell that nothing was "
             "changed after the pack was written.",
             "",
@@ -464,6 +500,17 @@ def _compare_figures(entries: dict[str, bytes], verdict: Verdict) -> None:
         archive = Path(tmp) / ARCHIVE
         archive.write_bytes(entries[ARCHIVE])
         db = Path(tmp) / "verify.db"
+        for name, data in entries.items():
+            if name.startswith("stakeholders/"):
+                (Path(tmp) / name).parent.mkdir(exist_ok=True)
+                (Path(tmp) / name).write_bytes(data)
+        if isinstance(config.get("stakeholders"), dict):
+            # the lists' paths are relative to config.toml, inside the pack
+            config["stakeholders"] = {
+                k: str(Path(tmp) / v)
+                for k, v in config["stakeholders"].items()
+                if isinstance(v, str)
+            }
         settings = parse_settings(
             {**config, "database": {"url": f"sqlite:///{db}"}}, "config.toml in the pack"
         )
