@@ -285,8 +285,8 @@ def test_a_bad_config_file_fails_with_status_2(
     assert code == 2
     # the line the README shows for this very mistake
     assert err == (
-        f"Error: config error in {bad}: campaign.start: Input should be a valid date or "
-        "datetime, input is too short (got 'june')\n"
+        f'Error: config error in {bad}: [campaign] start = "june": expected a date written '
+        "YYYY-MM-DD, without quotes, e.g. start = 2017-06-12\n"
     )
 
 
