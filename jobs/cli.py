@@ -137,12 +137,15 @@ def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="The METRICS.md object, as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--from", "date_from", type=DATE, help="First local date (default: campaign.start).")
 @click.option("--to", "date_to", type=DATE, help="Last local date (default: campaign.end).")
 @pass_app
 def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date | None) -> None:
-    """Print the campaign's figures, per day and for the window (see METRICS.md).
+    """Print the campaign's figures, per day and for the window.
+
+    Each figure is defined in docs/METHODOLOGY.md (in the repository) and in every
+    report's Methodology section.
 
     Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
     """

@@ -181,6 +181,20 @@ def test_the_summary_writes_every_format_beside_its_page(known: Engine, tmp_path
     assert not list(out.glob(".*"))  # no temporary file left behind
 
 
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_report_files_follow_the_umask(
+    known: Engine, tmp_path: Path, umask: int, mode: int
+) -> None:
+    settings = Settings(reports=Reports(formats=("html", "csv", "json"), top_n=2))
+    old = os.umask(umask)
+    try:
+        files = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
+        files.append(write_index(tmp_path))
+    finally:
+        os.umask(old)
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: mode for p in files}
+
+
 def test_only_the_configured_formats_are_written(known: Engine, tmp_path: Path) -> None:
     settings = Settings(reports=Reports(formats=("html", "csv"), top_n=2))
     files = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
