@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from monitor import archive
-from monitor.config import Settings, load_settings
+from monitor.config import BUILT_IN, DEFAULTS_NOTICE, Settings, load_settings
 from monitor.errors import HashmonError, UsageError, db_detail
 from monitor.store.engine import display_url, make_engine, snapshot
 
@@ -39,6 +39,8 @@ class App:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_path, self.database_url)
+            if self._settings.origin == BUILT_IN:
+                click.echo(f"note: {DEFAULTS_NOTICE}", err=True)  # once: settings are cached
         return self._settings
 
     @property
@@ -284,11 +286,6 @@ def status(app: App, as_json: bool) -> None:
             click.echo(line)
 
 
-def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
-    """Return today's date in the campaign's time zone."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()
-
-
 def _write_report(app: App, which: str, out: str | None, day: dt.date | None = None) -> None:
     """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went."""
     from jobs.reporting import CLI_HINT, write_report
@@ -299,6 +296,8 @@ def _write_report(app: App, which: str, out: str | None, day: dt.date | None = N
     if main_page is not None:
         click.echo(f"report: {main_page}")
     click.echo(f"index:  {written.index}")
+    for note in written.notices:
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.group()
@@ -310,7 +309,12 @@ def report() -> None:
 
 
 @report.command()
-@click.option("--date", "day", type=DATE, help="Local date (default: today in campaign time).")
+@click.option(
+    "--date",
+    "day",
+    type=DATE,
+    help="Local date (default: today during the campaign, its last day after it).",
+)
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
 @pass_app
 def daily(app: App, day: dt.date | None, out: str | None) -> None:
@@ -318,7 +322,11 @@ def daily(app: App, day: dt.date | None, out: str | None) -> None:
 
     Example: hashmon report daily --date 2017-06-14 --out reports/
     """
-    _write_report(app, "daily", out, day or campaign_today(app.settings))
+    from reports.periods import default_report_day
+
+    if day is None:
+        day = default_report_day(app.settings, dt.datetime.now(dt.UTC))
+    _write_report(app, "daily", out, day)
 
 
 @report.command()

@@ -40,6 +40,11 @@ BASELINE_METRICS = (
     "engagements",
 )
 REPORT_FORMATS = ("html", "png", "csv", "xlsx", "pdf", "json")
+BUILT_IN = "built-in defaults"  # the origin of settings read from no file
+DEFAULTS_NOTICE = (
+    "no config file found (no --config, no $HASHMON_CONFIG, no ./hashmon.toml): running on "
+    "the built-in #IMHAW17 defaults; copy config.example.toml to hashmon.toml for your campaign"
+)
 
 
 class _Section(BaseModel):
@@ -190,7 +195,7 @@ class Settings(_Section):
     schedule: Schedule = Schedule()
     reports: Reports = Reports()
     # where the settings came from, for messages; not a key of the file
-    origin: str = Field(default="built-in defaults", exclude=True)
+    origin: str = Field(default=BUILT_IN, exclude=True)
 
 
 # keys whose values may carry credentials: an error about them never repeats the value
@@ -385,7 +390,7 @@ def parse_settings(data: dict, origin: str) -> Settings:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"config error in {origin}: {_describe(exc.errors()[0])}") from None
-    if "baseline" not in data and origin != "built-in defaults":
+    if "baseline" not in data and origin != BUILT_IN:
         # a config file without [baseline] compares against nothing (METRICS.md)
         settings = settings.model_copy(update={"baseline": None})
     return settings.model_copy(update={"origin": origin})

@@ -32,6 +32,7 @@ from reports.format import (
     report_title,
 )
 from reports.report_data import ReportData
+from reports.wording import progress_when, report_notices, summary_lead
 
 # nothing may load or run except the inline styles and the embedded PNGs
 CSP = (
@@ -110,6 +111,9 @@ def report_html(
         definitions=definitions(settings),
         files=files,
         banner=SIMULATED_BANNER if report.simulated else None,
+        lead=summary_lead(report) if report.kind == "summary" else None,
+        when=progress_when(report),
+        notices=report_notices(report),
         csp=CSP,
     )
 

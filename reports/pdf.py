@@ -65,6 +65,7 @@ from reports.format import (
     short_day,
 )
 from reports.report_data import ReportData
+from reports.wording import progress_lines, progress_when, report_notices, summary_lead
 
 MARGIN = 18 * mm
 FRAME_WIDTH = A4[0] - 2 * MARGIN
@@ -274,39 +275,6 @@ def _headline(totals: dict[str, Any], matches: bool = False) -> Table:
         )
     )
     return table
-
-
-def progress_lines(pace: dict[str, Any], when: str) -> list[str]:
-    """Return the sentences on progress against the baseline, as the HTML page says them.
-
-    Plain text (not markup); an empty list when no baseline is configured.
-    """
-    if pace["baseline"] is None:
-        return []
-    metric = metric_name(pace["metric"])
-    label = pace["label"]
-    lines = [
-        f"{num(pace['cumulative'])} {metric} {when}, against {label}: {num(pace['baseline'])}. "
-        f"The comparison is on {metric}, the metric last year's figure was given in."
-    ]
-    days = "day" if pace["days_left"] == 1 else "days"
-    if pace["passed_on"]:
-        lines.append(f"{label} was passed on {long_day(pace['passed_on'])}.")
-    elif pace["needed_per_day"] is not None:
-        lines.append(
-            f"To pass it by the last day, each of the {pace['days_left']} remaining campaign "
-            f"{days} needs {num(pace['needed_per_day'])} {metric}."
-        )
-    elif pace.get("needed") and pace["days_left"]:
-        lines.append(
-            f"To pass it by the last day, the campaign needs {num(pace['needed'])} more "
-            f"{metric} in all over the {pace['days_left']} remaining campaign {days}. "
-            f"{metric.capitalize()} counts each account once however many days it posts, "
-            "so there is no target per day."
-        )
-    elif pace["days"]:
-        lines.append(f"The campaign days are over; {num(pace.get('needed'))} short of {label}.")
-    return lines
 
 
 def _progress(pace: dict[str, Any], when: str) -> list[Flowable]:
@@ -655,10 +623,7 @@ def pdf_flowables(report: ReportData, charts: list[Chart]) -> list[Flowable]:
             _p(meta, "muted"),
             _p("The day", "h2"),
         ]
-        if report.totals["posts"] == 0:
-            out.append(
-                _p(f"No posts were collected for {para_text(long_day(report.day))}.", "lead")
-            )
+        out += [_p(para_text(note), "lead") for note in report_notices(report)]
         out.append(_headline(report.totals))
         if report.to_date is not None:
             span = (
@@ -685,27 +650,19 @@ def pdf_flowables(report: ReportData, charts: list[Chart]) -> list[Flowable]:
     else:
         t = report.totals
         first, last = long_day(report.days[0]), long_day(report.days[-1])
-        lead = (
-            f"From {first} to {last}, {plural(t['posts'], 'post')} joined the conversation "
-            f"({para_text(settings.campaign.display_terms(), 200)}), "
-            f"from {num(t['contributors'])} different "
-            f"{'account' if t['contributors'] == 1 else 'accounts'}. They could have been "
-            f"delivered {num(t['potential_impressions'])} times to followers' timelines "
-            f"(potential impressions), reaching up to {num(t['potential_reach'])} followers of "
-            "the accounts that took part (potential reach, an upper bound), and drew "
-            f"{num(t['engagements'])} likes, retweets, replies and quotes."
-        )
+        lead = para_text(summary_lead(report))
         label = report.pace["label"]
         out += [
             _p(f"{para_text(c.name, 120)} · Impact summary", "kicker"),
             _p(f"{para_text(c.name, 120)}: {first} to {last}", "h1"),
             _p(meta, "muted"),
             Spacer(1, 6),
+            *(_p(para_text(note), "lead") for note in report_notices(report)),
             _p(lead, "lead"),
             _p("The campaign in figures", "h2"),
             _headline(t, matches=True),
             _p(f"Against {para_text(label, 120) if label else 'the baseline'}", "h2"),
-            *_progress(report.pace, "over the campaign"),
+            *_progress(report.pace, progress_when(report)),
             *_chart(by_name.get("pace")),
             _p("Day by day", "h2"),
             *_days_table(report.figures["days"], report.pace, t, "The campaign"),

@@ -695,3 +695,92 @@ def test_a_summary_of_ten_thousand_posts_writes_every_file(
     rd.build(sqlite_engine, tmp_path, rd.bulk_pages(10_000, SETTINGS), "bulk.jsonl")
     files = write_summary_report(sqlite_engine, SETTINGS, tmp_path / "out", now=NOW)
     assert len(files) == 12
+
+
+# --- every sentence true when it is written ---------------------------------------------------
+
+
+def _page_text(html: str) -> str:
+    """Return what a reader of the page reads: tags dropped, entities decoded, spaces single."""
+    import html as html_lib
+
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    body = re.sub(r"</?(strong|em|span|a|code)\b[^>]*>", "", body)  # inline: no word break
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def _summary_at(engine: Engine, tmp_path: Path, now: dt.datetime) -> tuple[str, str, dict]:
+    """Return the summary written at ``now``: its page's text, its PDF's text, its JSON
+    (with the page's opening paragraph under "lead")."""
+    settings = Settings(reports=Reports(formats=("html", "pdf", "json")))
+    files = write_summary_report(engine, settings, tmp_path / now.isoformat(), now=now)
+    page = _by_suffix(files, ".html")[0].read_text(encoding="utf-8")
+    pdf = " ".join(pdf_pages(_by_suffix(files, ".pdf")[0]))
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    data["lead"] = _page_text(re.search(r'<p class="lead">(.*?)</p>', page, re.S).group(1))
+    return _page_text(page), pdf, data
+
+
+# the window 2017-06-12 .. 2017-06-16 in Europe/London (BST) ends at 2017-06-16 23:00 UTC
+MID_WINDOW = dt.datetime(2017, 6, 14, 12, 0, tzinfo=dt.UTC)
+LAST_MINUTE = dt.datetime(2017, 6, 16, 22, 59, tzinfo=dt.UTC)
+WINDOW_OVER = dt.datetime(2017, 6, 16, 23, 0, tzinfo=dt.UTC)
+ENDED_WORDS = ("Over the 5 days", "The campaign days are over", "over the campaign")
+
+
+def test_a_summary_during_the_window_speaks_of_so_far_and_days_to_come(
+    known: Engine, tmp_path: Path
+) -> None:
+    html, pdf, data = _summary_at(known, tmp_path, MID_WINDOW)
+    said = "So far, 3 of the campaign's 5 days in (Monday 12 June 2017 to Wednesday 14 June 2017"
+    for text in (html, pdf):
+        assert said in text
+        assert "2 more days to come" in text
+        assert not any(words in text for words in ENDED_WORDS)
+    pace = data["pace"]
+    assert pace["in_progress"] is True
+    assert [d["date"] for d in pace["days"]] == ["2017-06-12", "2017-06-13", "2017-06-14"]
+    assert pace["days_left"] == 2
+    # the cumulative figure so far is the sum of the days so far, computed here apart
+    metric = pace["metric"]
+    so_far = sum(d[metric] for d in data["figures"]["days"][:3])
+    assert pace["cumulative"] == so_far
+
+
+def test_a_summary_in_the_last_minute_of_the_window_is_still_so_far(
+    known: Engine, tmp_path: Path
+) -> None:
+    html, pdf, data = _summary_at(known, tmp_path, LAST_MINUTE)
+    for text in (html, pdf):
+        assert "today is its last day" in text
+        assert not any(words in text for words in ENDED_WORDS)
+    if not data["pace"]["passed"]:
+        assert "The campaign's last day is under way" in html
+
+
+def test_a_summary_once_the_window_ends_speaks_of_the_whole_campaign(
+    known: Engine, tmp_path: Path
+) -> None:
+    html, pdf, data = _summary_at(known, tmp_path, WINDOW_OVER)
+    for text in (html, pdf):
+        assert "Over the 5 days of the campaign, " in text
+        assert "So far" not in text and "so far" not in text.split("Methodology")[0]
+    assert data["pace"]["in_progress"] is False
+    assert len(data["pace"]["days"]) == 5
+
+
+@pytest.mark.parametrize("now", [MID_WINDOW, LAST_MINUTE, WINDOW_OVER], ids=str)
+def test_the_pdf_and_the_page_say_the_same_sentences(
+    known: Engine, tmp_path: Path, now: dt.datetime
+) -> None:
+    from reports.wording import progress_lines
+
+    html, pdf, data = _summary_at(known, tmp_path, now)
+    lead = data["lead"]
+    when = "over the campaign" if now >= WINDOW_OVER else "so far"
+    lines = progress_lines(data["pace"], when)
+    assert lines
+    for line in lines:
+        assert line in html and line in pdf, line
+    # the opening paragraph, word for word in both
+    assert lead and lead in html and lead in pdf
