@@ -784,3 +784,30 @@ def test_the_pdf_and_the_page_say_the_same_sentences(
         assert line in html and line in pdf, line
     # the opening paragraph, word for word in both
     assert lead and lead in html and lead in pdf
+
+
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [
+        (dt.datetime(2017, 6, 11, 23, 30, tzinfo=dt.UTC), dt.date(2017, 6, 12)),  # 00:30 BST
+        (dt.datetime(2017, 6, 14, 12, 0, tzinfo=dt.UTC), dt.date(2017, 6, 14)),
+        (dt.datetime(2017, 6, 16, 23, 30, tzinfo=dt.UTC), dt.date(2017, 6, 16)),  # after it
+        (dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), dt.date(2017, 6, 16)),
+    ],
+)
+def test_the_default_report_day_is_today_in_the_window_else_its_last_day(
+    now: dt.datetime, day: dt.date
+) -> None:
+    from reports.periods import default_report_day
+
+    assert default_report_day(SETTINGS, now) == day
+
+
+def test_there_is_no_default_report_day_before_the_window() -> None:
+    from monitor.errors import UsageError
+    from reports.periods import default_report_day
+
+    with pytest.raises(UsageError) as caught:
+        default_report_day(SETTINGS, dt.datetime(2017, 6, 11, 22, 59, tzinfo=dt.UTC))
+    assert str(caught.value).startswith("the campaign starts on 2017-06-12 (Europe/London time)")
+    assert caught.value.exit_code == 2
