@@ -366,7 +366,8 @@ def bench_week(
     floor_posts = [
         int(line.split()[1]) for line in (logs / "floor-stats.log").read_text().split("\n") if line
     ]
-    stats = orjson.loads((logs / "stats.json").read_bytes())
+    raw = (logs / "stats.json").read_bytes()  # stderr too: a note on the defaults comes first
+    stats = orjson.loads(raw[raw.index(b"{") :])
     hm_posts = [d["posts"] for d in stats["days"]]
     if floor_posts != hm_posts:
         notes.append(f"WARNING: posts per day differ: floor {floor_posts}, hashmon {hm_posts}")

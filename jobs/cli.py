@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from monitor import archive
-from monitor.config import Settings, load_settings
+from monitor.config import BUILT_IN, DEFAULTS_NOTICE, Settings, load_settings
 from monitor.errors import HashmonError, UsageError, db_detail
 from monitor.store.engine import display_url, make_engine, snapshot
 
@@ -39,6 +39,8 @@ class App:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_path, self.database_url)
+            if self._settings.origin == BUILT_IN:
+                click.echo(f"note: {DEFAULTS_NOTICE}", err=True)  # once: settings are cached
         return self._settings
 
     @property
@@ -151,12 +153,15 @@ def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="The METRICS.md object, as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--from", "date_from", type=DATE, help="First local date (default: campaign.start).")
 @click.option("--to", "date_to", type=DATE, help="Last local date (default: campaign.end).")
 @pass_app
 def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date | None) -> None:
-    """Print the campaign's figures, per day and for the window (see METRICS.md).
+    """Print the campaign's figures, per day and for the window.
+
+    Each figure is defined in docs/METHODOLOGY.md (in the repository) and in every
+    report's Methodology section.
 
     Example: hashmon stats --json --from 2017-06-12 --to 2017-06-14
     """
@@ -392,11 +397,6 @@ def email_test(app: App) -> None:
     click.echo(send_test(app.settings, engine).describe() + "; it worked")
 
 
-def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
-    """Return today's date in the campaign's time zone."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()
-
-
 def _write_report(
     app: App,
     which: str,
@@ -436,6 +436,8 @@ def _write_report(
 
         report_json = next(p for p in written.files if p.suffix == ".json")
         click.echo(email_report(app.settings, app.engine, report_json).describe())
+    for note in written.notices:
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.group()
@@ -447,7 +449,12 @@ def report() -> None:
 
 
 @report.command()
-@click.option("--date", "day", type=DATE, help="Local date (default: today in campaign time).")
+@click.option(
+    "--date",
+    "day",
+    type=DATE,
+    help="Local date (default: today during the campaign, its last day after it).",
+)
 @click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
 @click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
 @click.option(
@@ -463,7 +470,11 @@ def daily(app: App, day: dt.date | None, out: str | None, email: bool, shareable
 
     Example: hashmon report daily --date 2017-06-14 --out reports/ --email
     """
-    _write_report(app, "daily", out, day or campaign_today(app.settings), email, shareable)
+    from reports.periods import default_report_day
+
+    if day is None:
+        day = default_report_day(app.settings, dt.datetime.now(dt.UTC))
+    _write_report(app, "daily", out, day, email, shareable)
 
 
 @report.command()

@@ -36,6 +36,8 @@ class Written:
 
     files: list[Path]
     index: Path
+    # what the reports say on their face about being of nothing (outside the window, no posts)
+    notices: tuple[str, ...] = ()
 
 
 def write_report(
@@ -72,8 +74,12 @@ def write_report(
         read = lambda: summary_report_data(engine, settings, **kw)  # noqa: E731
 
     def write() -> Written:
+        from reports.wording import report_notices
+
         with _writable(out, hint):
-            return _with_index(write_report(read(), out), out)
+            data = read()
+            written = _with_index(write_report(data, out), out)
+        return Written(written.files, written.index, tuple(report_notices(data)))
 
     return _record(engine, what, write)
 

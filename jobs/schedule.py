@@ -24,6 +24,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
@@ -40,18 +41,24 @@ from jobs import alerts, digests, passes, reporting
 from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
 from monitor.store.engine import make_engine
-from monitor.times import local_at
+from monitor.times import local_at, local_stamp
 
 log = logging.getLogger(__name__)
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 COLLECT, REFRESH, DAILY, SUMMARY = "collect", "refresh-metrics", "daily-report", "summary-report"
-JOB_IDS = (COLLECT, REFRESH, DAILY, SUMMARY)
+# a no-op job every minute: its due time in the job store shows status that a runner is alive
+HEARTBEAT = "heartbeat"
+HEARTBEAT_SECONDS = 60
+JOB_IDS = (COLLECT, REFRESH, DAILY, SUMMARY, HEARTBEAT)
 SCHEDULED_LEASE_WAIT = 30.0  # a scheduled pass waits this long for a manual one to finish
 STOP_GRACE_SECONDS = 10.0  # after a signal, how long a running job gets to reach a page end
 
 
 # --- job functions (pickled by reference: module level, string arguments) ---------------
+
+# what each job's last run did, in a few words: ``hashmon run`` prints it, one line a pass
+_outcomes: dict[str, str] = {}
 
 
 def _open(config_path: str | None, database_url: str | None) -> tuple[Settings, Engine]:
@@ -66,18 +73,23 @@ def _run_job(name: str, config_path: str | None, database_url: str | None, work:
     except HashmonError as exc:
         log.error("%s: %s", name, exc)
         alerts.check_soon(config_path, database_url)  # e.g. the database unreachable
+        _outcomes[name] = "failed (above)"
         return
     try:
         work(settings, engine)
     except LockedError as exc:
         log.warning("%s skipped: %s", name, exc)
+        _outcomes[name] = "skipped (above)"
     except PassStopped as exc:
         log.info("%s: %s", name, exc)
+        _outcomes[name] = f"stopped: {exc}"
     except HashmonError as exc:
         log.error("%s failed: %s", name, exc)
+        _outcomes[name] = "failed (above)"
     except SQLAlchemyError as exc:
         # the database went away mid-job: one line (never its SQL); the next run retries
         log.error("%s failed: database failure: %s", name, db_detail(exc))
+        _outcomes[name] = "failed (above)"
     finally:
         engine.dispose()
         # after the job, lease released: the check runs in its own thread, never in this one
@@ -90,6 +102,11 @@ def collect_job(config_path: str | None, database_url: str | None) -> None:
 
     def work(settings: Settings, engine: Engine) -> None:
         result = passes.collect(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        _outcomes[COLLECT] = (
+            f"read {result.posts_read:,} posts in {result.requests:,} requests, "
+            f"stored {result.new:,} new"
+            + (f" ({result.stopped_early})" if result.stopped_early else "")
+        )
         log.info(
             "collect: %d requests, %d posts read, %d new%s",
             result.requests,
@@ -106,6 +123,9 @@ def refresh_job(config_path: str | None, database_url: str | None) -> None:
 
     def work(settings: Settings, engine: Engine) -> None:
         result = passes.refresh_metrics(settings, engine, wait_seconds=SCHEDULED_LEASE_WAIT)
+        _outcomes[REFRESH] = (
+            f"refreshed the counts of {result.posts_read:,} posts in {result.requests:,} requests"
+        )
         log.info("refresh-metrics: %d requests, %d posts read", result.requests, result.posts_read)
 
     _run_job(REFRESH, config_path, database_url, work)
@@ -132,8 +152,10 @@ def daily_report_job(config_path: str | None, database_url: str | None) -> None:
         day = report_day(settings, dt.datetime.now(dt.UTC))
         if day is None:
             log.warning("daily-report: no campaign day has ended yet")
+            _outcomes[DAILY] = "no campaign day has ended yet"
             return
         written = reporting.write_report(settings, engine, "daily", day=day)
+        _outcomes[DAILY] = f"wrote the report of {day} ({len(written.files)} files)"
         log.info("daily-report: wrote the report of %s", day)
         digests.send_scheduled_digest(settings, engine, written.files, stop=passes.STOP)
 
@@ -145,10 +167,15 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
 
     def work(settings: Settings, engine: Engine) -> None:
         written = reporting.write_report(settings, engine, "summary")
+        _outcomes[SUMMARY] = f"wrote the summary ({len(written.files)} files)"
         log.info("summary-report: written")
         digests.send_scheduled_digest(settings, engine, written.files, stop=passes.STOP)
 
     _run_job(SUMMARY, config_path, database_url, work)
+
+
+def heartbeat_job() -> None:
+    """Scheduled every minute: nothing; the job store's due time for it is the heartbeat."""
 
 
 # --- triggers and the scheduler -----------------------------------------------------------
@@ -178,6 +205,7 @@ def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
         SUMMARY: DateTrigger(
             run_date=_local(c.end + dt.timedelta(days=1), s.summary_at, settings), timezone=tz
         ),
+        HEARTBEAT: IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=tz),
     }
 
 
@@ -186,6 +214,7 @@ JOB_FUNCTIONS = {
     REFRESH: refresh_job,
     DAILY: daily_report_job,
     SUMMARY: summary_report_job,
+    HEARTBEAT: heartbeat_job,
 }
 
 
@@ -226,6 +255,8 @@ def _next_run(
     """Return when a job should next run at start-up, or None to leave it out."""
     if job_id == COLLECT:
         return now  # collect at start-up, then every interval
+    if job_id == HEARTBEAT:
+        return now + dt.timedelta(seconds=HEARTBEAT_SECONDS)  # the start is the first beat
     due = trigger.get_next_fire_time(None, now)
     if job_id in stored and stored[job_id] is not None:
         previous = stored[job_id]
@@ -264,7 +295,7 @@ def schedule_jobs(
             trigger=trigger,
             id=job_id,
             name=job_id,
-            args=args,
+            args=() if job_id == HEARTBEAT else args,
             next_run_time=when,
             replace_existing=True,
         )
@@ -344,6 +375,26 @@ def _wait_for_jobs(grace: float) -> None:
         os._exit(0)
 
 
+def _say(settings: Settings, line: str) -> None:
+    """Print one line of what the runner does at the default verbosity, stamped local time."""
+    stamp = local_stamp(dt.datetime.now(dt.UTC), settings.campaign.tz)
+    print(f"{stamp} {line}", flush=True)
+
+
+def pass_line(job_id: str, outcome: str | None, next_at: dt.datetime | None, tz: Any) -> str:
+    """Return the line a finished pass prints: what it did, and when that job runs next."""
+    after = f"next at {local_stamp(next_at, tz)}" if next_at is not None else "not due again"
+    return f"{job_id}: {outcome or 'done'}; {after}"
+
+
+def _say_pass(scheduler: BaseScheduler, settings: Settings, job_id: str) -> None:
+    if job_id == HEARTBEAT:
+        return
+    job = scheduler.get_job(job_id)
+    next_at = job.next_run_time if job is not None else None
+    _say(settings, pass_line(job_id, _outcomes.pop(job_id, None), next_at, settings.campaign.tz))
+
+
 def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT; return after a clean stop.
 
@@ -362,11 +413,16 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
         # shut down from another thread: this handler may interrupt the scheduler's own loop
         threading.Thread(target=_shutdown, args=(scheduler,), daemon=True).start()
 
+    scheduler.add_listener(
+        lambda event: _say_pass(scheduler, settings, event.job_id),
+        EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+    )
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        log.info(
-            "hashmon run: collecting every %d minutes; stop with Ctrl-C or SIGTERM",
-            settings.schedule.collect_every_minutes,
+        _say(
+            settings,
+            f"hashmon run: collecting every {settings.schedule.collect_every_minutes} minutes; "
+            "stop with Ctrl-C or SIGTERM",
         )
         scheduler.start()
     finally:
@@ -374,4 +430,4 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
             signal.signal(sig, handler)
         _wait_for_jobs(grace_seconds)
         engine.dispose()
-        log.info("hashmon run: stopped")
+        _say(settings, "hashmon run: stopped")

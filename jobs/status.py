@@ -11,17 +11,18 @@ import datetime as dt
 import os
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, or_, select
 
-from jobs.schedule import stored_next_run_times
+from jobs.schedule import HEARTBEAT, HEARTBEAT_SECONDS, stored_next_run_times
 from monitor import lease
 from monitor.budget import month_posts_read
 from monitor.config import TOKEN_ENV, Settings
 from monitor.store.engine import display_url
 from monitor.store.schema import Checkpoint, CollectionRun
 from monitor.store.sends import sends_summary
-from monitor.times import month_start, utc_text
+from monitor.times import local_stamp, month_start, utc_text
 
 LAST_RUNS = 10
 
@@ -39,6 +40,7 @@ def _next_runs(
         times = stored_next_run_times(engine)
     tz = settings.campaign.tz
     out = []
+    times.pop(HEARTBEAT, None)
     for job_id, when in sorted(times.items(), key=lambda kv: (kv[1] is None, kv[1] or 0, kv[0])):
         out.append(
             {
@@ -48,6 +50,16 @@ def _next_runs(
             }
         )
     return out
+
+
+def runner_state(engine: Engine, now: dt.datetime) -> dict[str, Any]:
+    """Return whether a ``hashmon run`` is alive: its heartbeat job is due again within a
+    minute of its last beat, so a due time more than a beat in the past means none runs."""
+    due = stored_next_run_times(engine).get(HEARTBEAT)
+    if due is None:
+        return {"alive": False, "last_heartbeat": None}
+    beat = dt.timedelta(seconds=HEARTBEAT_SECONDS)
+    return {"alive": now < due + beat, "last_heartbeat": _iso(min(due - beat, now))}
 
 
 def status_object(
@@ -64,7 +76,9 @@ def status_object(
     ``next_runs`` (from ``scheduler_jobs`` if given, else the job store table),
     ``quota`` (this calendar month's post reads against ``[x] monthly_post_cap`` and
     their cost at ``price_per_post_read``), ``checkpoints`` (with any interrupted pass),
-    ``gaps`` (outages longer than the search window) and ``lease`` (a pass in progress).
+    ``gaps`` (outages longer than the search window), ``lease`` (a pass in progress),
+    ``runner`` (whether a ``hashmon run`` is alive, by its heartbeat) and ``timezone``
+    (the campaign's, in which the text shows every time).
     """
     now = now or dt.datetime.now(dt.UTC)
     runs_t = CollectionRun
@@ -137,16 +151,39 @@ def status_object(
         "gaps": gaps,
         "lease": {"holder": held.holder, "expires_at": held.expires_at} if active else None,
         "email": sends_summary(engine) if settings.email is not None else None,
+        "runner": runner_state(engine, now),
+        "timezone": settings.campaign.timezone,
     }
 
 
-def _when(text: str | None) -> str:
-    return "-" if not text else text[:19].replace("T", " ") + "Z"
+def _when(text: str | None, tz: ZoneInfo) -> str:
+    """Return a stored UTC time as every line of status shows time: campaign local time."""
+    if not text:
+        return "-"
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return local_stamp(moment, tz)
 
 
 def format_status(obj: dict[str, Any]) -> list[str]:
-    """Return the status object as readable lines (``hashmon status`` without ``--json``)."""
+    """Return the status object as readable lines (``hashmon status`` without ``--json``).
+
+    Every time is in the campaign's time zone, in one form: ``2017-06-12 21:00 BST``.
+    """
+    tz = ZoneInfo(obj["timezone"])
     lines = [f"database: {obj['database']}"]
+    runner = obj["runner"]
+    last_beat = _when(runner["last_heartbeat"], tz)
+    if runner["alive"]:
+        lines.append(f"runner: alive, last heartbeat {last_beat}")
+    elif runner["last_heartbeat"]:
+        lines.append(f"runner: not running (last heartbeat {last_beat}); start it with hashmon run")
+    else:
+        lines.append("runner: not running (never started); start it with hashmon run")
     src = obj["source"]
     token = (
         "" if src["token"] == "not needed" else f" (token {src['token_variable']}: {src['token']})"
@@ -168,7 +205,7 @@ def format_status(obj: dict[str, Any]) -> list[str]:
     if obj["lease"]:
         held = obj["lease"]
         lines.append(
-            f"a pass is running: {held['holder']} (lease until {_when(held['expires_at'])})"
+            f"a pass is running: {held['holder']} (lease until {_when(held['expires_at'], tz)})"
         )
     for c in obj["checkpoints"]:
         line = f"checkpoint {c['name']}: newest id {c['newest_id'] or '-'}"
@@ -180,21 +217,26 @@ def format_status(obj: dict[str, Any]) -> list[str]:
         lines.append(line)
     for g in obj["gaps"]:
         lines.append(
-            f"gap (run {g['run_id']}): posts from {_when(g['gap_from'])} to {_when(g['gap_to'])} "
+            f"gap (run {g['run_id']}): posts from {_when(g['gap_from'], tz)} "
+            f"to {_when(g['gap_to'], tz)} "
             "may be missing (beyond the search window); hashmon backfill can fill it"
         )
-    if obj["next_runs"]:
+    if not runner["alive"]:
+        lines.append("next runs: none while no runner is alive")
+    elif obj["next_runs"]:
         lines.append("next runs:")
         for n in obj["next_runs"]:
-            lines.append(f"  {n['job']:<16} {n['local'] or 'paused'}")
+            lines.append(
+                f"  {n['job']:<16} {_when(n['next_run_at'], tz) if n['next_run_at'] else 'paused'}"
+            )
     else:
-        lines.append("next runs: none scheduled (start hashmon run)")
+        lines.append("next runs: none scheduled")
     lines += format_email(obj.get("email"))
     if obj["runs"]:
         lines.append("last runs:")
         for r in obj["runs"]:
             line = (
-                f"  {_when(r['started_at'])} {r['kind']:<8} {r['status']:<11} "
+                f"  {_when(r['started_at'], tz)} {r['kind']:<8} {r['status']:<11} "
                 f"{r['requests']:>4} requests {r['posts_read']:>6} read {r['posts_new']:>6} new"
             )
             if r["errors"]:

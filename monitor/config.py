@@ -7,13 +7,14 @@ Precedence, highest first: command-line options, ``HASHMON_CONFIG`` /
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,11 @@ BASELINE_METRICS = (
     "engagements",
 )
 REPORT_FORMATS = ("html", "png", "csv", "xlsx", "pdf", "json")
+BUILT_IN = "built-in defaults"  # the origin of settings read from no file
+DEFAULTS_NOTICE = (
+    "no config file found (no --config, no $HASHMON_CONFIG, no ./hashmon.toml): running on "
+    "the built-in #IMHAW17 defaults; copy config.example.toml to hashmon.toml for your campaign"
+)
 
 
 class _Section(BaseModel):
@@ -77,9 +83,15 @@ class Campaign(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> Campaign:
         if self.end < self.start:
-            raise ValueError("campaign.end must be on or after campaign.start")
+            raise ValueError(
+                f"[campaign] end = {self.end} is before [campaign] start = {self.start}: "
+                "the end must be on or after the start, e.g. start = 2017-06-12, end = 2017-06-16"
+            )
         if not self.hashtags and not self.accounts:
-            raise ValueError("give at least one of campaign.hashtags or campaign.accounts")
+            raise ValueError(
+                "[campaign] hashtags and accounts are both empty: give at least one, "
+                'e.g. hashtags = ["IMHAW17"]'
+            )
         return self
 
     @property
@@ -351,24 +363,113 @@ class Settings(_Section):
     moderation: Moderation = Moderation()
     shareable: Shareable = Shareable()
     # where the settings came from, for messages; not a key of the file
-    origin: str = Field(default="built-in defaults", exclude=True)
+    origin: str = Field(default=BUILT_IN, exclude=True)
 
 
 # keys whose values may carry credentials: an error about them never repeats the value
 _QUIET_KEYS = ("database.url", "x.api_base_url")
+_BOUNDS = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
+
+
+def _toml(value: Any) -> str:
+    """Return ``value`` as a TOML file writes it: ``"june"``, ``2017-06-12``, ``["a"]``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _section(table: str) -> type[BaseModel] | None:
+    """Return the model of a table of the file (``[baseline]`` may be absent), or None."""
+    field = Settings.model_fields.get(table)
+    if field is None or table == "origin":
+        return None
+    kinds = (field.annotation, *get_args(field.annotation))
+    return next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+
+
+def _form(annotation: Any) -> str:
+    """Return the form a value of ``annotation`` takes, in a reader's words."""
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(_toml(a) for a in get_args(annotation))
+    if get_origin(annotation) is tuple:
+        return "a list of " + _form(get_args(annotation)[0]).removeprefix("a ")
+    return {
+        dt.date: "a date written YYYY-MM-DD, without quotes",
+        dt.time: "a time written HH:MM:SS, without quotes",
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "text in quotes",
+    }.get(annotation, "a value")
+
+
+def _expected(table: str, name: str, item: bool) -> str:
+    """Return the form expected for ``[table] name`` (or one item of it), with an example."""
+    section = _section(table)
+    if section is None or name not in section.model_fields:
+        return ""
+    info = section.model_fields[name]
+    annotation = info.annotation
+    if item and get_origin(annotation) is tuple:
+        annotation = get_args(annotation)[0]
+    form = _form(annotation)
+    bounds = [
+        f"{_BOUNDS[attr]} {getattr(m, attr):,g}"
+        for m in info.metadata
+        for attr in _BOUNDS
+        if getattr(m, attr, None) is not None
+    ]
+    if bounds:
+        form += " " + " and ".join(bounds)
+    return f"expected {form}, e.g. {name} = {_toml(info.default)}"
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return the known name closest to a misspelt one, or ""."""
+    close = difflib.get_close_matches(word, [c for c in choices if c != "origin"], n=1)
+    return close[0] if close else ""
 
 
 def _describe(err: dict) -> str:
-    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    """Return one validation error in the file's own words: the key as written
+    (``[campaign] end``), the value found, the form expected with an example."""
+    loc = tuple(err["loc"])
+    names = [str(p) for p in loc if not isinstance(p, int)]
+    items = [p for p in loc if isinstance(p, int)]
+    msg = err["msg"].removeprefix("Value error, ")
+    if len(names) < 2:
+        if err["type"] == "extra_forbidden" and names:
+            tables = ", ".join(f"[{t}]" for t in Settings.model_fields if t != "origin")
+            close = _did_you_mean(names[0], Settings.model_fields)
+            hint = f"did you mean [{close}]? " if close else ""
+            return f"[{names[0]}]: unknown table; {hint}hashmon reads {tables}"
+        if names and err["type"] != "value_error":
+            got = err.get("input")
+            return (
+                f"{names[0]} = {_toml(got)}: expected a table, a line [{names[0]}] "
+                "with its keys on the lines below"
+            )
+        return msg  # a rule across keys: its message names them in the file's words
+    key = f"[{names[0]}] {'.'.join(names[1:])}" + (f", item {items[0] + 1}" if items else "")
     if err["type"] == "extra_forbidden":
-        return f"{key}: unknown key; see config.example.toml for the keys hashmon reads"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+        section = _section(names[0])
+        close = _did_you_mean(names[-1], section.model_fields if section else ())
+        hint = f"did you mean {close}? " if close else ""
+        return f"{key}: unknown key; {hint}see config.example.toml for the keys hashmon reads"
     got = err.get("input")
-    quiet = isinstance(got, dict) or got is None or key in _QUIET_KEYS
-    shown = "" if quiet else f" (got {got!r})"
-    return f"{key}: {msg}{shown}"
+    quiet = ".".join(names) in _QUIET_KEYS and not isinstance(got, (int, float))
+    shown = "" if quiet or isinstance(got, dict) else f" = {_toml(got)}"
+    if err["type"] == "value_error":
+        return f"{key}{shown}: {msg}"
+    return f"{key}{shown}: {_expected(names[0], names[1], bool(items)) or msg}"
 
 
 # --- secrets in a config file that others can read ----------------------------------------
@@ -458,7 +559,7 @@ def parse_settings(data: dict, origin: str) -> Settings:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"config error in {origin}: {_describe(exc.errors()[0])}") from None
-    if "baseline" not in data and origin != "built-in defaults":
+    if "baseline" not in data and origin != BUILT_IN:
         # a config file without [baseline] compares against nothing (METRICS.md)
         settings = settings.model_copy(update={"baseline": None})
     settings = _moved_supporters(settings, data, origin)

@@ -16,6 +16,24 @@ from reports.format import report_title, shareable_notice
 from reports.report_data import ReportData
 
 
+def _umask() -> int:
+    """Return the process umask.
+
+    Linux shows it in /proc without changing it; elsewhere reading it means setting it
+    and straight back, which another thread could see for an instant.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_file(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (a reader never sees half a file); return path."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,6 +41,8 @@ def write_file(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            # mkstemp makes the file 0600; a report is shared like any file the user writes
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -34,6 +34,7 @@ from reports.format import (
     shareable_notice,
 )
 from reports.report_data import ReportData
+from reports.wording import progress_when, report_notices, summary_lead
 
 # nothing may load or run except the inline styles and the embedded PNGs
 CSP = (
@@ -138,6 +139,9 @@ def report_html(
             if b
         )
         or None,
+        lead=summary_lead(report) if report.kind == "summary" else None,
+        when=progress_when(report),
+        notices=report_notices(report),
         csp=CSP,
     )
 

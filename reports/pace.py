@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.config import Settings
+from reports.periods import local_today, window_over
 
 # additive metrics: the window's value is the sum of its days; the others count authors once
 ADDITIVE_METRICS = ("posts", "potential_impressions", "engagements")
@@ -17,6 +18,7 @@ def baseline_pace(
     settings: Settings,
     window_days: Sequence[dict[str, Any]],
     running: Sequence[dict[str, int]],
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Return the cumulative baseline metric for each campaign day reported so far.
 
@@ -30,10 +32,18 @@ def baseline_pace(
     across days ``needed_per_day``, what each remaining campaign day must bring (rounded
     up). Contributors and potential reach do not add up across days (each account counts
     once), so they have no per-day target: ``needed_per_day`` is None for them.
+
+    Given ``now`` (when the report is written) before the window ends, days still to
+    come are left out (the pace is so far) and ``in_progress`` is True.
     """
     b = settings.baseline
     metric = b.metric if b is not None else "potential_impressions"
     campaign_days = settings.campaign.days()
+    in_progress = now is not None and not window_over(settings, now)
+    if in_progress:
+        today = local_today(settings, now)
+        window_days = [d for d in window_days if dt.date.fromisoformat(d["date"]) <= today]
+        running = running[: len(window_days)]
     dates = [dt.date.fromisoformat(d["date"]) for d in window_days]
     cumulative: list[int] = []
     total = 0
@@ -78,4 +88,5 @@ def baseline_pace(
         "days_left": last["days_left"] if last else len(campaign_days),
         "needed": last["needed"] if last else (math.ceil(b.value) if b is not None else None),
         "needed_per_day": last["needed_per_day"] if last else None,
+        "in_progress": in_progress,
     }

@@ -42,7 +42,6 @@ from reports.files import write_file
 from reports.format import (
     day_position,
     long_day,
-    metric_name,
     num,
     pct,
     report_title,
@@ -67,39 +66,7 @@ from reports.pdf_tables import (
     posts_table,
 )
 from reports.report_data import ReportData
-
-
-def progress_lines(pace: dict[str, Any], when: str) -> list[str]:
-    """Return the sentences on progress against the baseline, as the HTML page says them.
-
-    Plain text (not markup); an empty list when no baseline is configured.
-    """
-    if pace["baseline"] is None:
-        return []
-    metric = metric_name(pace["metric"])
-    label = pace["label"]
-    lines = [
-        f"{num(pace['cumulative'])} {metric} {when}, against {label}: {num(pace['baseline'])}. "
-        f"The comparison is on {metric}, the metric last year's figure was given in."
-    ]
-    days = "day" if pace["days_left"] == 1 else "days"
-    if pace["passed_on"]:
-        lines.append(f"{label} was passed on {long_day(pace['passed_on'])}.")
-    elif pace["needed_per_day"] is not None:
-        lines.append(
-            f"To pass it by the last day, each of the {pace['days_left']} remaining campaign "
-            f"{days} needs {num(pace['needed_per_day'])} {metric}."
-        )
-    elif pace.get("needed") and pace["days_left"]:
-        lines.append(
-            f"To pass it by the last day, the campaign needs {num(pace['needed'])} more "
-            f"{metric} in all over the {pace['days_left']} remaining campaign {days}. "
-            f"{metric.capitalize()} counts each account once however many days it posts, "
-            "so there is no target per day."
-        )
-    elif pace["days"]:
-        lines.append(f"The campaign days are over; {num(pace.get('needed'))} short of {label}.")
-    return lines
+from reports.wording import progress_lines, progress_when, report_notices, summary_lead
 
 
 def _progress(pace: dict[str, Any], when: str) -> list[Flowable]:
@@ -265,10 +232,7 @@ def pdf_flowables(report: ReportData, charts: list[Chart]) -> list[Flowable]:
             para(meta, "muted"),
             para("The day", "h2"),
         ]
-        if report.totals["posts"] == 0:
-            out.append(
-                para(f"No posts were collected for {para_text(long_day(report.day))}.", "lead")
-            )
+        out += [para(para_text(note), "lead") for note in report_notices(report)]
         out.append(headline_table(report.totals))
         if report.to_date is not None:
             span = (
@@ -295,27 +259,19 @@ def pdf_flowables(report: ReportData, charts: list[Chart]) -> list[Flowable]:
     else:
         t = report.totals
         first, last = long_day(report.days[0]), long_day(report.days[-1])
-        lead = (
-            f"From {first} to {last}, {plural(t['posts'], 'post')} joined the conversation "
-            f"({para_text(settings.campaign.display_terms(), 200)}), "
-            f"from {num(t['contributors'])} different "
-            f"{'account' if t['contributors'] == 1 else 'accounts'}. They could have been "
-            f"delivered {num(t['potential_impressions'])} times to followers' timelines "
-            f"(potential impressions), reaching up to {num(t['potential_reach'])} followers of "
-            "the accounts that took part (potential reach, an upper bound), and drew "
-            f"{num(t['engagements'])} likes, retweets, replies and quotes."
-        )
+        lead = para_text(summary_lead(report))
         label = report.pace["label"]
         out += [
             para(f"{para_text(c.name, 120)} · Impact summary", "kicker"),
             para(f"{para_text(c.name, 120)}: {first} to {last}", "h1"),
             para(meta, "muted"),
             Spacer(1, 6),
+            *(para(para_text(note), "lead") for note in report_notices(report)),
             para(lead, "lead"),
             para("The campaign in figures", "h2"),
             headline_table(t, matches=True),
             para(f"Against {para_text(label, 120) if label else 'the baseline'}", "h2"),
-            *_progress(report.pace, "over the campaign"),
+            *_progress(report.pace, progress_when(report)),
             *_chart(by_name.get("pace")),
             para("Day by day", "h2"),
             *days_table(report.figures["days"], report.pace, t, "The campaign"),

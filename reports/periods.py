@@ -13,7 +13,33 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from monitor.config import Settings
-from monitor.times import from_epoch_us, local_midnight_us
+from monitor.errors import UsageError
+from monitor.times import from_epoch_us, local_midnight, local_midnight_us
+
+
+def window_over(settings: Settings, now: dt.datetime) -> bool:
+    """Return True once the campaign window has ended at ``now``: local midnight after
+    ``campaign.end``, in the campaign time zone."""
+    c = settings.campaign
+    return now >= local_midnight(c.end + dt.timedelta(days=1), c.tz)
+
+
+def local_today(settings: Settings, now: dt.datetime) -> dt.date:
+    """Return the local date of ``now`` in the campaign time zone."""
+    return now.astimezone(settings.campaign.tz).date()
+
+
+def default_report_day(settings: Settings, now: dt.datetime) -> dt.date:
+    """Return the day a daily report covers when none is given: today during the window,
+    its last day after it. Before the window raises UsageError saying when it starts."""
+    c = settings.campaign
+    today = local_today(settings, now)
+    if today < c.start:
+        raise UsageError(
+            f"the campaign starts on {c.start.isoformat()} ({c.timezone} time): there is no "
+            "campaign day to report yet; give --date to report a day anyway"
+        )
+    return min(today, c.end)
 
 
 class Segment(NamedTuple):

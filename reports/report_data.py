@@ -168,6 +168,7 @@ def daily_data(
             settings,
             to_date["days"] if to_date else [],
             window.running if window is not None else [],
+            now,
         )
         parts = _parts(conn, settings, day, day, figures, hours, now, ranked(conn))
     return ReportData(
@@ -202,7 +203,7 @@ def summary_data(
     with _meanwhile(side, settings, days[0], days[-1]) as ranked:
         window = period_stats(conn, settings)
         figures, hours = window.figures, window.hours
-        pace = baseline_pace(settings, figures["days"], window.running)
+        pace = baseline_pace(settings, figures["days"], window.running, now)
         parts = _parts(conn, settings, days[0], days[-1], figures, hours, now, ranked(conn))
     return ReportData(
         kind="summary",

@@ -148,7 +148,7 @@ def stats_json(db_url: str, *args: str, config: Path | None = None) -> dict[str,
     head = ["--config", str(config)] if config is not None else []
     result = CliRunner().invoke(cli, [*head, "--database", db_url, "stats", "--json", *args])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)  # stderr may say it runs on the defaults
 
 
 def clean_collect(folder: Path, pages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Successes go through click's CliRunner on ``jobs.cli.cli``; failures through
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -18,7 +19,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from jobs.cli import cli, main
-from monitor.config import load_settings
+from monitor.config import DEFAULTS_NOTICE, load_settings
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
 from reports.stats import stats_object
@@ -81,7 +82,8 @@ def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as caught:
         main(list(args))
     err = capsys.readouterr().err
-    return caught.value.code, err
+    # without a config file every command first says it runs on the defaults (tested apart)
+    return caught.value.code, err.removeprefix(f"note: {DEFAULTS_NOTICE}\n")
 
 
 def stored(url: str) -> dict[str, int]:
@@ -299,8 +301,8 @@ def test_a_bad_config_file_fails_with_status_2(
     assert code == 2
     # the line the README shows for this very mistake
     assert err == (
-        f"Error: config error in {bad}: campaign.start: Input should be a valid date or "
-        "datetime, input is too short (got 'june')\n"
+        f'Error: config error in {bad}: [campaign] start = "june": expected a date written '
+        "YYYY-MM-DD, without quotes, e.g. start = 2017-06-12\n"
     )
 
 
@@ -452,7 +454,7 @@ def test_main_exits_0_on_success(capsys: pytest.CaptureFixture[str], db: str) ->
     assert caught.value.code == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["stored"] == {"posts": 0, "authors": 0}
-    assert out.err == ""
+    assert out.err == f"note: {DEFAULTS_NOTICE}\n"  # no config file: the one line on it
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
@@ -497,3 +499,104 @@ def test_a_report_written_by_hand_is_recorded_as_a_run_like_a_scheduled_one(
     finally:
         engine.dispose()
     assert [tuple(r) for r in runs] == [("ok", f"daily report 2017-06-12 in {out}")]
+
+
+# --- reports of nothing, and running on the defaults ------------------------------------------
+
+
+def _campaign_file(tmp_path: Path, start: dt.date, end: dt.date) -> str:
+    path = tmp_path / "campaign.toml"
+    path.write_text(
+        f'[campaign]\nname = "Now"\nhashtags = ["Now"]\nstart = {start}\nend = {end}\n'
+        'timezone = "UTC"\n[reports]\nformats = ["html", "json"]\n',
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_without_a_config_file_a_command_says_once_it_runs_on_the_defaults(
+    capsys: pytest.CaptureFixture[str], db: str, config: str
+) -> None:
+    main_ok = ["--database", db, "stats", "--json"]
+    with pytest.raises(SystemExit) as caught:
+        main(main_ok)
+    assert caught.value.code in (0, None)
+    err = capsys.readouterr().err
+    assert err == f"note: {DEFAULTS_NOTICE}\n"
+    with pytest.raises(SystemExit):
+        main(["--config", config, *main_ok])
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_report_daily_without_a_date_after_the_window_reports_its_last_day(
+    db: str, tmp_path: Path
+) -> None:
+    # the built-in campaign (June 2017) is long over
+    out = tmp_path / "out"
+    result = run("--database", db, "report", "daily", "--out", str(out))
+    assert (out / "daily-2017-06-16.html").is_file()
+    assert len(list(out.glob("daily-*.html"))) == 1
+    assert "report:" in result.stdout
+
+
+def test_report_daily_without_a_date_during_the_window_reports_today(
+    db: str, tmp_path: Path
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    config = _campaign_file(tmp_path, today - dt.timedelta(days=1), today + dt.timedelta(days=1))
+    out = tmp_path / "out"
+    run("--config", config, "--database", db, "report", "daily", "--out", str(out))
+    assert [p.name for p in out.glob("daily-*.html")] == [f"daily-{today}.html"]
+
+
+def test_report_daily_without_a_date_before_the_window_says_when_it_starts(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    start = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    config = _campaign_file(tmp_path, start, start + dt.timedelta(days=4))
+    out = tmp_path / "out"
+    code, err = fails(
+        capsys, "--config", config, "--database", db, "report", "daily", "--out", str(out)
+    )
+    assert code == 2
+    assert err == (
+        f"Error: the campaign starts on {start} (UTC time): there is no campaign day to "
+        "report yet; give --date to report a day anyway\n"
+    )
+    assert not out.exists()
+
+
+def test_a_report_of_nothing_is_written_and_says_so_on_the_terminal_and_its_face(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    # a date outside the window, in a database without posts
+    with pytest.raises(SystemExit) as caught:
+        main(["--database", db, "report", "daily", "--date", "2026-12-03", "--out", str(out)])
+    assert caught.value.code in (0, None)
+    err = capsys.readouterr().err.removeprefix(f"note: {DEFAULTS_NOTICE}\n")
+    outside = (
+        "Thursday 3 December 2026 is outside the campaign window (Monday 12 June 2017 to "
+        "Friday 16 June 2017): this report is not part of the campaign's figures."
+    )
+    empty = (
+        "The database holds no posts at all, so every figure is zero: collect or import "
+        "posts first (hashmon collect, hashmon import)."
+    )
+    assert err == f"note: {outside}\nnote: {empty}\n"
+    page = (out / "daily-2026-12-03.html").read_text(encoding="utf-8").replace("&#39;", "'")
+    assert outside in page and empty in page
+
+
+def test_a_window_day_without_posts_says_so(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    run("--database", db, "import", str(JSONL / "twarc-csv__kpop.jsonl"))  # not in June 2017
+    capsys.readouterr()
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit):
+        main(["--database", db, "report", "daily", "--date", "2017-06-13", "--out", str(out)])
+    err = capsys.readouterr().err.removeprefix(f"note: {DEFAULTS_NOTICE}\n")
+    assert err == "note: No posts were collected for Tuesday 13 June 2017.\n"
+    page = (out / "daily-2017-06-13.html").read_text(encoding="utf-8")
+    assert '<p class="lead notice">No posts were collected for Tuesday 13 June 2017.</p>' in page

@@ -48,3 +48,26 @@ def test_every_command_is_documented_in_the_readme(name: str) -> None:
 def test_readme_opens_with_the_two_setup_commands() -> None:
     head = README[:2500]
     assert "make demo" in head and "make test" in head
+
+
+# --- the methodology is in the repository, and says what the reports say -----------------
+
+METHODOLOGY = Path(__file__).resolve().parent.parent / "docs" / "METHODOLOGY.md"
+
+
+def test_stats_help_and_the_readme_point_to_a_methodology_in_the_repository() -> None:
+    assert METHODOLOGY.is_file()
+    result = CliRunner().invoke(cli, ["stats", "--help"])
+    assert "docs/METHODOLOGY.md" in result.output
+    assert "METRICS.md" not in result.output
+    assert "(docs/METHODOLOGY.md)" in README
+
+
+def test_every_figure_a_report_defines_is_in_the_methodology() -> None:
+    from monitor.config import Settings
+    from reports.definitions import definitions
+
+    text = " ".join(METHODOLOGY.read_text(encoding="utf-8").split())
+    for key, name, _ in definitions(Settings()):
+        assert f"`{key}`" in text, key
+        assert name in text, name

@@ -182,6 +182,20 @@ def test_the_summary_writes_every_format_beside_its_page(known: Engine, tmp_path
     assert not list(out.glob(".*"))  # no temporary file left behind
 
 
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_report_files_follow_the_umask(
+    known: Engine, tmp_path: Path, umask: int, mode: int
+) -> None:
+    settings = Settings(reports=Reports(formats=("html", "csv", "json"), top_n=2))
+    old = os.umask(umask)
+    try:
+        files = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
+        files.append(write_index(tmp_path))
+    finally:
+        os.umask(old)
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: mode for p in files}
+
+
 def test_only_the_configured_formats_are_written(known: Engine, tmp_path: Path) -> None:
     settings = Settings(reports=Reports(formats=("html", "csv"), top_n=2))
     files = write_daily_report(known, settings, dt.date(2017, 6, 12), tmp_path, now=NOW)
@@ -683,3 +697,119 @@ def test_a_summary_of_ten_thousand_posts_writes_every_file(
     rd.build(sqlite_engine, tmp_path, rd.bulk_pages(10_000, SETTINGS), "bulk.jsonl")
     files = write_summary_report(sqlite_engine, SETTINGS, tmp_path / "out", now=NOW)
     assert len(files) == 12
+
+
+# --- every sentence true when it is written ---------------------------------------------------
+
+
+def _page_text(html: str) -> str:
+    """Return what a reader of the page reads: tags dropped, entities decoded, spaces single."""
+    import html as html_lib
+
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    body = re.sub(r"</?(strong|em|span|a|code)\b[^>]*>", "", body)  # inline: no word break
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def _summary_at(engine: Engine, tmp_path: Path, now: dt.datetime) -> tuple[str, str, dict]:
+    """Return the summary written at ``now``: its page's text, its PDF's text, its JSON
+    (with the page's opening paragraph under "lead")."""
+    settings = Settings(reports=Reports(formats=("html", "pdf", "json")))
+    files = write_summary_report(engine, settings, tmp_path / now.isoformat(), now=now)
+    page = _by_suffix(files, ".html")[0].read_text(encoding="utf-8")
+    pdf = " ".join(pdf_pages(_by_suffix(files, ".pdf")[0]))
+    data = orjson.loads(_by_suffix(files, ".json")[0].read_bytes())
+    data["lead"] = _page_text(re.search(r'<p class="lead">(.*?)</p>', page, re.S).group(1))
+    return _page_text(page), pdf, data
+
+
+# the window 2017-06-12 .. 2017-06-16 in Europe/London (BST) ends at 2017-06-16 23:00 UTC
+MID_WINDOW = dt.datetime(2017, 6, 14, 12, 0, tzinfo=dt.UTC)
+LAST_MINUTE = dt.datetime(2017, 6, 16, 22, 59, tzinfo=dt.UTC)
+WINDOW_OVER = dt.datetime(2017, 6, 16, 23, 0, tzinfo=dt.UTC)
+ENDED_WORDS = ("Over the 5 days", "The campaign days are over", "over the campaign")
+
+
+def test_a_summary_during_the_window_speaks_of_so_far_and_days_to_come(
+    known: Engine, tmp_path: Path
+) -> None:
+    html, pdf, data = _summary_at(known, tmp_path, MID_WINDOW)
+    said = "So far, 3 of the campaign's 5 days in (Monday 12 June 2017 to Wednesday 14 June 2017"
+    for text in (html, pdf):
+        assert said in text
+        assert "2 more days to come" in text
+        assert not any(words in text for words in ENDED_WORDS)
+    pace = data["pace"]
+    assert pace["in_progress"] is True
+    assert [d["date"] for d in pace["days"]] == ["2017-06-12", "2017-06-13", "2017-06-14"]
+    assert pace["days_left"] == 2
+    # the cumulative figure so far is the sum of the days so far, computed here apart
+    metric = pace["metric"]
+    so_far = sum(d[metric] for d in data["figures"]["days"][:3])
+    assert pace["cumulative"] == so_far
+
+
+def test_a_summary_in_the_last_minute_of_the_window_is_still_so_far(
+    known: Engine, tmp_path: Path
+) -> None:
+    html, pdf, data = _summary_at(known, tmp_path, LAST_MINUTE)
+    for text in (html, pdf):
+        assert "today is its last day" in text
+        assert not any(words in text for words in ENDED_WORDS)
+    if not data["pace"]["passed"]:
+        assert "The campaign's last day is under way" in html
+
+
+def test_a_summary_once_the_window_ends_speaks_of_the_whole_campaign(
+    known: Engine, tmp_path: Path
+) -> None:
+    html, pdf, data = _summary_at(known, tmp_path, WINDOW_OVER)
+    for text in (html, pdf):
+        assert "Over the 5 days of the campaign, " in text
+        assert "So far" not in text and "so far" not in text.split("Methodology")[0]
+    assert data["pace"]["in_progress"] is False
+    assert len(data["pace"]["days"]) == 5
+
+
+@pytest.mark.parametrize("now", [MID_WINDOW, LAST_MINUTE, WINDOW_OVER], ids=str)
+def test_the_pdf_and_the_page_say_the_same_sentences(
+    known: Engine, tmp_path: Path, now: dt.datetime
+) -> None:
+    from reports.wording import progress_lines
+
+    html, pdf, data = _summary_at(known, tmp_path, now)
+    lead = data["lead"]
+    when = "over the campaign" if now >= WINDOW_OVER else "so far"
+    lines = progress_lines(data["pace"], when)
+    assert lines
+    for line in lines:
+        assert line in html and line in pdf, line
+    # the opening paragraph, word for word in both
+    assert lead and lead in html and lead in pdf
+
+
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [
+        (dt.datetime(2017, 6, 11, 23, 30, tzinfo=dt.UTC), dt.date(2017, 6, 12)),  # 00:30 BST
+        (dt.datetime(2017, 6, 14, 12, 0, tzinfo=dt.UTC), dt.date(2017, 6, 14)),
+        (dt.datetime(2017, 6, 16, 23, 30, tzinfo=dt.UTC), dt.date(2017, 6, 16)),  # after it
+        (dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), dt.date(2017, 6, 16)),
+    ],
+)
+def test_the_default_report_day_is_today_in_the_window_else_its_last_day(
+    now: dt.datetime, day: dt.date
+) -> None:
+    from reports.periods import default_report_day
+
+    assert default_report_day(SETTINGS, now) == day
+
+
+def test_there_is_no_default_report_day_before_the_window() -> None:
+    from monitor.errors import UsageError
+    from reports.periods import default_report_day
+
+    with pytest.raises(UsageError) as caught:
+        default_report_day(SETTINGS, dt.datetime(2017, 6, 11, 22, 59, tzinfo=dt.UTC))
+    assert str(caught.value).startswith("the campaign starts on 2017-06-12 (Europe/London time)")
+    assert caught.value.exit_code == 2

@@ -20,13 +20,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
 
 from jobs import passes, schedule
-from jobs.schedule import COLLECT, DAILY, REFRESH, SUMMARY, build_scheduler, build_triggers
+from jobs.schedule import (
+    COLLECT,
+    DAILY,
+    HEARTBEAT,
+    REFRESH,
+    SUMMARY,
+    build_scheduler,
+    build_triggers,
+    pass_line,
+)
 from jobs.status import format_status, status_object
 from monitor.config import Campaign, Schedule, Settings, X, load_settings
 from monitor.errors import SourceError
 from monitor.sources.x import TOKEN_ENV, XSource
 from monitor.store.engine import make_engine
 from monitor.store.schema import CollectionRun
+from monitor.store.writes import stored_counts
 from tests.xapi import TOKEN, FakeX, read_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,7 +244,7 @@ def test_stored_jobs_are_module_functions_called_with_strings_only(downtime) -> 
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {COLLECT, REFRESH, DAILY, SUMMARY}
+    assert set(jobs) == {COLLECT, REFRESH, DAILY, SUMMARY, HEARTBEAT}
     for job in jobs.values():
         assert job.func.__module__ == "jobs.schedule"
         assert all(isinstance(a, str | None) for a in job.args)
@@ -354,3 +364,64 @@ def test_status_and_the_scheduler_load_without_tweepy() -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+# --- is a runner alive, and what it says --------------------------------------------------
+
+
+def test_status_says_a_runner_is_alive_by_its_heartbeat_and_lists_next_runs_only_then(
+    engine: Engine,
+) -> None:
+    settings = Settings()
+    never = status_object(settings, engine)
+    assert never["runner"] == {"alive": False, "last_heartbeat": None}
+    text = "\n".join(format_status(never))
+    assert "runner: not running (never started); start it with hashmon run" in text
+    assert "next runs: none while no runner is alive" in text
+
+    # a runner started at 10:00 UTC beats at once: the store holds its next beat, 10:01
+    started = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)
+    stop_before(settings, engine, started)
+    alive = status_object(settings, engine, now=started + dt.timedelta(seconds=30))
+    assert alive["runner"]["alive"] is True
+    lines = format_status(alive)
+    # one time format throughout: campaign local time (London is on GMT in December)
+    assert "runner: alive, last heartbeat 2026-12-03 10:00 GMT" in lines
+    assert "next runs:" in lines
+    assert any(line.split() == ["collect", "2026-12-03", "10:00", "GMT"] for line in lines)
+    assert HEARTBEAT not in [n["job"] for n in alive["next_runs"]]
+
+    # two minutes later with no beat, the runner is gone: no next runs are promised
+    gone = status_object(settings, engine, now=started + dt.timedelta(minutes=2, seconds=1))
+    assert gone["runner"]["alive"] is False
+    text = "\n".join(format_status(gone))
+    assert "runner: not running (last heartbeat 2026-12-03 10:00 GMT)" in text
+    assert "next runs: none while no runner is alive" in text and "  collect" not in text
+
+
+def test_a_pass_says_in_one_line_what_it_did_and_what_is_next() -> None:
+    tz = Campaign().tz
+    at = dt.datetime(2017, 6, 12, 20, 15, tzinfo=dt.UTC)
+    assert pass_line(COLLECT, "read 120 posts in 2 requests, stored 30 new", at, tz) == (
+        "collect: read 120 posts in 2 requests, stored 30 new; next at 2017-06-12 21:15 BST"
+    )
+    assert pass_line(SUMMARY, None, None, tz) == "summary-report: done; not due again"
+
+
+def test_a_collect_job_records_what_it_read_and_stored(
+    tmp_path: Path, db_url: str, monkeypatch
+) -> None:
+    monkeypatch.delenv("HASHMON_DATABASE_URL", raising=False)
+    path = tmp_path / "sim.toml"
+    path.write_text(
+        f'[source]\nkind = "simulated"\n[database]\nurl = "{db_url}"\n', encoding="utf-8"
+    )
+    schedule.collect_job(str(path), None)
+    outcome = schedule._outcomes.pop(COLLECT)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            stored = stored_counts(conn)["posts"]
+    finally:
+        engine.dispose()
+    assert outcome.endswith(f"stored {stored:,} new") and outcome.startswith("read ")

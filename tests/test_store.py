@@ -69,6 +69,19 @@ def test_display_url_masks_the_password() -> None:
     assert shown == "postgresql://me:***@db.example:5432/hashmon"
 
 
+@pytest.mark.parametrize("scheme", ["postgres://", "postgres+psycopg://"])
+def test_postgres_urls_are_postgresql(tmp_path: Path, scheme: str) -> None:
+    # the short scheme libpq, Heroku and many hosts give out
+    url = make_db_url("postgresql", tmp_path).replace("postgresql+psycopg://", scheme)
+    eng = make_engine(url)
+    try:
+        assert eng.url.drivername == "postgresql+psycopg"
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM posts")).scalar() == 0
+    finally:
+        eng.dispose()
+
+
 def test_plain_postgresql_urls_use_psycopg(tmp_path: Path) -> None:
     url = make_db_url("postgresql", tmp_path)
     eng = make_engine(url.replace("postgresql+psycopg://", "postgresql://"))

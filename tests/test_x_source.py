@@ -177,17 +177,37 @@ def test_backoff_is_bounded_and_retries_end_in_one_clear_error(fake: FakeX) -> N
     assert "9 times in a row" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_each_retry_is_logged_and_the_last_failure_is_named(fake: FakeX, caplog) -> None:
+def test_an_unreachable_api_is_named_once_per_pass_with_its_host(fake: FakeX, caplog) -> None:
+    # two requests of one pass each fail twice to connect, then go through
+    for call in (1, 2, 4, 5):
+        fake.fail(call, requests.exceptions.ConnectionError("connection refused"))
+    src = source(Sleeps())
+    with caplog.at_level(logging.WARNING, logger="monitor.sources.x"):
+        pages = list(src.search())
+    assert sum(len(p.get("data", [])) for p in pages) == 500
+    assert [r.getMessage() for r in caplog.records] == [
+        "X API: cannot connect to api.twitter.com; retrying quietly, up to 3 times"
+    ]
+
+
+def test_a_fault_is_named_at_once_and_retried_quietly(fake: FakeX, caplog) -> None:
     for call in range(1, 5):
         fake.fail(call, requests.exceptions.ReadTimeout("read timed out"))
     sleeps = Sleeps()
     src = source(sleeps, max_retries=2)
     with (
-        caplog.at_level(logging.WARNING, logger="monitor.sources.x"),
+        caplog.at_level(logging.INFO, logger="monitor.sources.x"),
         pytest.raises(SourceError) as err,
     ):
         list(src.search())
-    assert [r.getMessage() for r in caplog.records] == [
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # at the default verbosity: one line, on the first failure, naming the fault
+    assert warnings == [
+        "X API: no response within [x] request_timeout_seconds; retrying quietly, up to 2 times"
+    ]
+    assert caplog.records[0].getMessage() == warnings[0]
+    # with -v: each retry
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
         "X API: no response within [x] request_timeout_seconds; retry 1 of 2 in 1 s",
         "X API: no response within [x] request_timeout_seconds; retry 2 of 2 in 2 s",
     ]

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
@@ -168,6 +169,7 @@ class XSource(Source):
         self.budget = budget
         self.posts_read = 0
         self.page_size = RECENT_PAGE
+        self.faults_named: set[str] = set()  # faults already warned of in this pass
 
     def __repr__(self) -> str:  # never the client, which holds the token
         return f"{type(self).__name__}(query={self.query!r})"
@@ -260,7 +262,11 @@ class XSource(Source):
         def before_sleep(state: tenacity.RetryCallState) -> None:
             failed = state.outcome.exception() if state.outcome else None
             assert isinstance(failed, _Retry)
-            log.warning(
+            # a fault is named once, at once (a warning); its retries are quiet (-v shows them)
+            if failed.reason not in self.faults_named:
+                self.faults_named.add(failed.reason)
+                log.warning("X API: %s; retrying quietly, up to %d times", failed.reason, retries)
+            log.info(
                 "X API: %s; retry %d of %d in %.0f s",
                 failed.reason,
                 state.attempt_number,
@@ -324,7 +330,8 @@ class XSource(Source):
             raise SourceError(f"X API error ({_detail(exc)})") from exc
         except requests.RequestException as exc:
             # timeouts, refused or dropped connections, and 200s whose body is not JSON
-            raise _Retry(_describe_transport(exc), self._backoff(attempt)) from exc
+            reason = _describe_transport(exc, self.settings.x.api_base_url)
+            raise _Retry(reason, self._backoff(attempt)) from exc
         except RecursionError as exc:
             # the json module gives up on a body nested thousands deep: garbage, not data
             reason = "a response body nested too deeply to read"
@@ -368,13 +375,13 @@ def _malformed(page: Any, *, search: bool) -> str | None:
     return None
 
 
-def _describe_transport(exc: requests.RequestException) -> str:
+def _describe_transport(exc: requests.RequestException, base_url: str) -> str:
     if isinstance(exc, requests.JSONDecodeError):
         return "a response body that is not JSON"
     if isinstance(exc, requests.Timeout):
         return "no response within [x] request_timeout_seconds"
     if isinstance(exc, requests.ConnectionError):
-        return "connection failed"
+        return f"cannot connect to {urlsplit(base_url).netloc or base_url}"
     return type(exc).__name__
 
 

@@ -37,9 +37,12 @@ def _normalised_url(url: str):
             "postgresql+psycopg://user@host:5432/dbname (--database, HASHMON_DATABASE_URL "
             "or [database] url)"
         ) from None
+    if parsed.drivername.split("+")[0] == "postgres":
+        # the short scheme of libpq, Heroku and many hosts: the same database
+        parsed = parsed.set(drivername=parsed.drivername.replace("postgres", "postgresql", 1))
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        if parsed.drivername in ("postgresql", "postgres"):
+        if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         elif parsed.drivername != "postgresql+psycopg":
             raise ConfigError(
