@@ -231,7 +231,7 @@ def format_status(obj: dict[str, Any]) -> list[str]:
             )
     else:
         lines.append("next runs: none scheduled")
-    lines += format_email(obj.get("email"))
+    lines += format_email(obj.get("email"), tz)
     if obj["runs"]:
         lines.append("last runs:")
         for r in obj["runs"]:
@@ -249,7 +249,7 @@ def format_status(obj: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_email(sends: dict[str, Any] | None) -> list[str]:
+def format_email(sends: dict[str, Any] | None, tz: ZoneInfo) -> list[str]:
     """Return the lines about e-mail: the last digest and alert sent, the failed sends."""
     if sends is None:
         return ["e-mail: not configured (no [email] section)"]
@@ -257,10 +257,10 @@ def format_email(sends: dict[str, Any] | None) -> list[str]:
     for key, what in (("last_digest", "digest"), ("last_alert", "alert")):
         s = sends[key]
         lines.append(
-            f"last {what} sent: {_when(s['sent_at'])} {s['subject']}"
+            f"last {what} sent: {_when(s['sent_at'], tz)} {s['subject']}"
             if s
             else f"last {what} sent: none yet"
         )
     for f in sends["failed"]:
-        lines.append(f"e-mail FAILED {_when(f['sent_at'])} ({f['kind']}): {f['message']}")
+        lines.append(f"e-mail FAILED {_when(f['sent_at'], tz)} ({f['kind']}): {f['message']}")
     return lines

@@ -230,12 +230,13 @@ def test_a_bad_value_is_a_config_error_naming_its_key(tmp_path: Path, case: str)
         (
             '[campagn]\nname = "x"\n',
             "[campagn]: unknown table; did you mean [campaign]? hashmon reads [campaign], "
-            "[baseline], [database], [source], [x], [schedule], [reports]",
+            "[baseline], [database], [source], [x], [schedule], [reports], [email], "
+            "[stakeholders], [moderation], [shareable]",
         ),
         (
             "[foo]\nbar = 1\n",
             "[foo]: unknown table; hashmon reads [campaign], [baseline], [database], [source], "
-            "[x], [schedule], [reports]",
+            "[x], [schedule], [reports], [email], [stakeholders], [moderation], [shareable]",
         ),
     ],
     ids=["misspelt-key", "misspelt-time-key", "unknown-key", "misspelt-table", "unknown-table"],
