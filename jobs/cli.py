@@ -281,6 +281,27 @@ def status(app: App, as_json: bool) -> None:
             click.echo(line)
 
 
+@cli.command()
+@click.option(
+    "--posts", type=click.IntRange(min=0), help="Expected posts in the window (default: estimated)."
+)
+@click.option("--json", "as_json", is_flag=True, help="As a JSON object.")
+@pass_app
+def plan(app: App, posts: int | None, as_json: bool) -> None:
+    """Forecast the window's post reads, charged reads and cost under the configured schedule.
+
+    Example: hashmon plan --posts 7000
+    """
+    from monitor.plan import format_forecast, stored_forecast
+
+    f = stored_forecast(app.settings, app.engine, dt.datetime.now(dt.UTC), posts)
+    if as_json:
+        click.echo(json.dumps(f.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in format_forecast(f):
+            click.echo(line)
+
+
 def campaign_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
     """Return today's date in the campaign's time zone."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(settings.campaign.tz).date()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from monitor import lease
-from monitor.budget import cap_reached, remaining_budget
+from monitor.budget import cap_reached, new_alerts, remaining_budget
 from monitor.collect import PassResult, collect_pass
 from monitor.config import Settings
 from monitor.errors import PassStopped, UsageError
@@ -174,6 +174,8 @@ def _turn(
             message = cap_reached(settings, engine, kind, now)
             capped = (_record_stopped(engine, kind, message, now), message)
         yield _Turn(held, stop, budget, capped)
+        # 50, 80, 100 % of the cap or budget: logged once a month (monitor.budget.new_alerts)
+        new_alerts(settings, engine, now)
 
 
 # --- the jobs -------------------------------------------------------------------------

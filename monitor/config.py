@@ -135,9 +135,13 @@ class Source(_Section):
 
 
 class X(_Section):
+    # "pay-per-use": each post read is charged once a UTC day; "cap": a monthly post cap
+    # where every read counts (monitor/budget.py)
+    billing: Literal["pay-per-use", "cap"] = "pay-per-use"
     monthly_post_cap: int = Field(default=10_000, gt=0)
+    monthly_budget: float | None = Field(default=None, gt=0)
     full_archive: bool = False
-    price_per_post_read: float = Field(default=0.0, ge=0)
+    price_per_post_read: float = Field(default=0.005, ge=0)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
     max_wait_seconds: float = Field(default=900.0, gt=0)
