@@ -2,8 +2,10 @@
 
 A fresh embedded SQLite database, the seeded simulated source, and a clock that moves
 through the campaign hour by hour: every hour a collect pass (the same ``passes.collect``
-that ``hashmon run`` calls), every few hours a metrics refresh, then every daily report
-and the summary, each marked as simulated.
+that ``hashmon run`` calls; ``since_id`` polling reads each post once whatever the
+interval), a metrics refresh every ``[schedule] refresh_metrics_every_minutes`` (over
+``refresh_metrics_for_hours``, as ``hashmon run`` does), then every daily report and the
+summary, each marked as simulated.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from monitor.store.writes import stored_counts
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
-REFRESH_EVERY = dt.timedelta(hours=6)
 
 
 @dataclass
@@ -84,7 +85,8 @@ def run_demo(
     result = DemoResult(database=out / DEMO_DB, index=out / "index.html")
     say = progress or (lambda _message: None)
     say(f"simulating {settings.campaign.name} from {clock:%Y-%m-%d} (seed {seed})")
-    next_refresh = clock + REFRESH_EVERY
+    refresh_every = dt.timedelta(minutes=settings.schedule.refresh_metrics_every_minutes)
+    next_refresh = clock + refresh_every
     end = campaign.span_end_at
     try:
         while clock <= end:
@@ -94,7 +96,7 @@ def run_demo(
             if clock >= next_refresh:
                 passes.refresh_metrics(settings, engine, now=clock, source=source)
                 result.refreshes += 1
-                next_refresh += REFRESH_EVERY
+                next_refresh += refresh_every
             if clock.astimezone(settings.campaign.tz).hour == 0:
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY

@@ -2,8 +2,9 @@
 
 The model (``forecast``), hour by hour over the campaign's local days:
 - collection reads each post once (``since_id`` polling, whatever the interval);
-- each refresh (every ``refresh_metrics_every_minutes`` from the window's start, up to
-  its end) re-reads every non-retweet post created in the last
+- each refresh (every ``refresh_metrics_every_minutes`` from the window's start, and on
+  after its end while any post is younger than ``refresh_metrics_for_hours``, as
+  ``hashmon run`` keeps refreshing) re-reads every non-retweet post created in the last
   ``refresh_metrics_for_hours``; retweets are never refreshed;
 - pay-per-use charges a post once per UTC day it is read; a cap counts every read.
 Posts are spread evenly over the window unless an hourly profile is given. Without
@@ -76,7 +77,7 @@ def read_events(
     total = sum(weights) or 1.0
     refreshes = []
     t = start + refresh_every
-    while t <= end:
+    while t <= end + refresh_for:
         refreshes.append(t)
         t += refresh_every
     per_day: dict[str, float] = {}

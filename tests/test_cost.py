@@ -175,18 +175,20 @@ def one_utc_day(**x: object) -> Settings:
 
 
 def test_plan_counts_collection_refreshes_and_charged_reads_hour_by_hour() -> None:
-    # 24 posts, one an hour (mid-hour), half of them retweets. Refreshes at 06, 12, 18
-    # and 24 h re-read the non-retweets created before them: 6 * (4 + 3 + 2 + 1) * 0.5 = 30
+    # 24 posts on one UTC day, one an hour (mid-hour), half of them retweets. Refreshes
+    # every 6 h go on until the last post is 48 h old: each non-retweet is re-read by
+    # the 8 refreshes of its next 48 h, so 12 * 8 = 96 refresh reads
     f = forecast(one_utc_day(monthly_post_cap=10**6), 24, "--posts", retweet_share=0.5)
-    assert (f.collect_reads, f.refresh_reads, f.reads) == (24, 30, 54)
-    # pay-per-use: every post charged on 12 June; the 00:00 refresh on 13 June charges
-    # the 12 non-retweets once more
-    assert f.charged_reads == 36 and f.cost == pytest.approx(0.18)
+    assert (f.collect_reads, f.refresh_reads, f.reads) == (24, 96, 120)
+    # pay-per-use: a retweet is charged once (12 June); a non-retweet on 12, 13 and 14
+    # June (its 48 h after h:30 always reach into 14 June): 12 + 12 * 3
+    assert f.charged_reads == 48 and f.cost == pytest.approx(0.24)
     assert f.runs_out is None and f.advice == []
     cap = forecast(
         one_utc_day(billing="cap", monthly_post_cap=40), 24, "--posts", retweet_share=0.5
     )
-    assert cap.charged_reads == 54 and cap.share == pytest.approx(54 / 40)
-    # 12 June alone reads 24 + (6 + 12 + 18) * 0.5 = 42 >= 40
+    assert cap.charged_reads == 120 and cap.share == pytest.approx(120 / 40)
+    # 12 June alone reads 24 + (6 + 12 + 18) * 0.5 = 42 >= 40 (refreshes at 6, 12, 18 h)
     assert cap.runs_out == "2017-06-12"
-    assert cap.advice and "[schedule]" in cap.advice[0]
+    # one refresh a post (over 6 h) reads 24 + 12 = 36: within the cap
+    assert any("refresh_metrics_for_hours = 6: 36 reads" in a for a in cap.advice)
