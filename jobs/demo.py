@@ -88,6 +88,7 @@ def run_demo(
     refresh_every = dt.timedelta(minutes=settings.schedule.refresh_metrics_every_minutes)
     next_refresh = clock + refresh_every
     end = campaign.span_end_at
+    days = set(settings.campaign.days())
     try:
         while clock <= end:
             source.now = clock
@@ -97,10 +98,17 @@ def run_demo(
                 passes.refresh_metrics(settings, engine, now=clock, source=source)
                 result.refreshes += 1
                 next_refresh += refresh_every
+            local = clock.astimezone(settings.campaign.tz)
+            if local.time() == settings.schedule.daily_report_at and local.date() in days:
+                # where a live run refreshes before its daily report (if configured)
+                passes.refresh_before_report(
+                    settings, engine, "daily", local.date(), now=clock, source=source
+                )
             if clock.astimezone(settings.campaign.tz).hour == 0:
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
+        passes.refresh_before_report(settings, engine, "summary", now=end, source=source)
         written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
         result.reports += written.files
         result.index = written.index

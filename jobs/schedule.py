@@ -129,6 +129,7 @@ def daily_report_job(config_path: str | None, database_url: str | None) -> None:
         if day is None:
             log.warning("daily-report: no campaign day has ended yet")
             return
+        passes.refresh_before_report(settings, engine, "daily", day)
         reporting.write_report(settings, engine, "daily", day=day)
         log.info("daily-report: wrote the report of %s", day)
 
@@ -139,6 +140,7 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
     """Scheduled: the end-of-campaign summary."""
 
     def work(settings: Settings, engine: Engine) -> None:
+        passes.refresh_before_report(settings, engine, "summary")
         reporting.write_report(settings, engine, "summary")
         log.info("summary-report: written")
 

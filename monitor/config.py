@@ -167,6 +167,9 @@ class Schedule(_Section):
     collect_every_minutes: int = Field(default=15, gt=0)
     refresh_metrics_every_minutes: int = Field(default=360, gt=0)
     refresh_metrics_for_hours: int = Field(default=48, gt=0)
+    # refresh the posts a report shows right before it is written (the day's posts before
+    # a daily report, every campaign post before the summary: the final refresh)
+    refresh_before_reports: bool = False
     daily_report_at: dt.time = dt.time(21, 0)
     summary_at: dt.time = dt.time(9, 0)
     misfire_grace_minutes: int = Field(default=360, gt=0)

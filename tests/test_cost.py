@@ -192,3 +192,32 @@ def test_plan_counts_collection_refreshes_and_charged_reads_hour_by_hour() -> No
     assert cap.runs_out == "2017-06-12"
     # one refresh a post (over 6 h) reads 24 + 12 = 36: within the cap
     assert any("refresh_metrics_for_hours = 6: 36 reads" in a for a in cap.advice)
+
+
+def test_refresh_before_reports_rereads_the_days_posts_then_every_campaign_post(
+    engine: Engine,
+) -> None:
+    from monitor.config import Source
+    from monitor.times import local_midnight_us
+
+    off = Settings(source=Source(kind="simulated"))
+    passes.collect(off, engine)
+    assert passes.refresh_before_report(off, engine, "daily", dt.date(2017, 6, 14)) is None
+    on = off.model_copy(
+        update={"schedule": Schedule(refresh_before_reports=True, refresh_metrics_for_hours=24)}
+    )
+    tz = on.campaign.tz
+
+    def non_retweets_since(day: dt.date) -> int:
+        with engine.connect() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(Post)
+                .where(Post.kind != "retweet", Post.created_at_us >= local_midnight_us(day, tz))
+            ).scalar_one()
+
+    daily = passes.refresh_before_report(on, engine, "daily", dt.date(2017, 6, 16))
+    assert daily is not None and daily.candidates == non_retweets_since(dt.date(2017, 6, 16))
+    summary = passes.refresh_before_report(on, engine, "summary")
+    assert summary is not None and summary.candidates == non_retweets_since(dt.date(2017, 6, 12))
+    assert 0 < daily.candidates < summary.candidates
