@@ -85,7 +85,8 @@ def run_demo(
     result = DemoResult(database=out / DEMO_DB, index=out / "index.html")
     say = progress or (lambda _message: None)
     say(f"simulating {settings.campaign.name} from {clock:%Y-%m-%d} (seed {seed})")
-    refresh_every = dt.timedelta(minutes=settings.schedule.refresh_metrics_every_minutes)
+    every = settings.schedule.refresh_metrics_every_minutes  # 0: no periodic refresh
+    refresh_every = dt.timedelta(minutes=every or 10**9)
     next_refresh = clock + refresh_every
     end = campaign.span_end_at
     days = set(settings.campaign.days())
@@ -99,16 +100,18 @@ def run_demo(
                 result.refreshes += 1
                 next_refresh += refresh_every
             local = clock.astimezone(settings.campaign.tz)
-            if local.time() == settings.schedule.daily_report_at and local.date() in days:
-                # where a live run refreshes before its daily report (if configured)
-                passes.refresh_before_report(
-                    settings, engine, "daily", local.date(), now=clock, source=source
-                )
+            # where a live run refreshes before its daily report (if configured)
+            at_report = local.time() == settings.schedule.daily_report_at and local.date() in days
+            if at_report and passes.refresh_before_report(
+                settings, engine, "daily", local.date(), now=clock, source=source
+            ):
+                result.refreshes += 1
             if clock.astimezone(settings.campaign.tz).hour == 0:
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
-        passes.refresh_before_report(settings, engine, "summary", now=end, source=source)
+        if passes.refresh_before_report(settings, engine, "summary", now=end, source=source):
+            result.refreshes += 1
         written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
         result.reports += written.files
         result.index = written.index

@@ -1,10 +1,12 @@
 """``hashmon run``: the APScheduler 3.x scheduler in the foreground, its jobs in the database.
 
 Jobs (fixed ids): ``collect`` at start-up and every ``collect_every_minutes``;
-``refresh-metrics`` every ``refresh_metrics_every_minutes``; ``daily-report`` at
-``daily_report_at`` campaign time on each campaign day; ``summary-report`` at
-``summary_at`` on the day after ``campaign.end``. All coalesce, run one instance at a
-time and forgive a late start up to ``misfire_grace_minutes``.
+``refresh-metrics`` every ``refresh_metrics_every_minutes`` (none when 0);
+``daily-report`` at ``daily_report_at`` campaign time on each campaign day;
+``summary-report`` at ``summary_at`` on the day after ``campaign.end``. With
+``refresh_before_reports`` each report job first refreshes the posts it shows. All
+coalesce, run one instance at a time and forgive a late start up to
+``misfire_grace_minutes``.
 
 The job store (table ``apscheduler_jobs``, in the campaign database) remembers when
 each job is next due, and start-up keeps a due time that has passed: a restart after
@@ -160,9 +162,8 @@ def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
     s = settings.schedule
     c = settings.campaign
     at = s.daily_report_at
-    return {
+    triggers: dict[str, BaseTrigger] = {
         COLLECT: IntervalTrigger(minutes=s.collect_every_minutes, timezone=tz),
-        REFRESH: IntervalTrigger(minutes=s.refresh_metrics_every_minutes, timezone=tz),
         DAILY: CronTrigger(
             hour=at.hour,
             minute=at.minute,
@@ -175,6 +176,9 @@ def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
             run_date=_local(c.end + dt.timedelta(days=1), s.summary_at, settings), timezone=tz
         ),
     }
+    if s.refresh_metrics_every_minutes:  # 0: no periodic refresh (a stored one is dropped)
+        triggers[REFRESH] = IntervalTrigger(minutes=s.refresh_metrics_every_minutes, timezone=tz)
+    return triggers
 
 
 JOB_FUNCTIONS = {

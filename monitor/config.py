@@ -165,11 +165,13 @@ class X(_Section):
 
 class Schedule(_Section):
     collect_every_minutes: int = Field(default=15, gt=0)
-    refresh_metrics_every_minutes: int = Field(default=360, gt=0)
+    # a periodic refresh of the posts younger than refresh_metrics_for_hours; 0: none
+    # (the default: refresh_before_reports gives the reports exact counts for fewer reads)
+    refresh_metrics_every_minutes: int = Field(default=0, ge=0)
     refresh_metrics_for_hours: int = Field(default=48, gt=0)
     # refresh the posts a report shows right before it is written (the day's posts before
     # a daily report, every campaign post before the summary: the final refresh)
-    refresh_before_reports: bool = False
+    refresh_before_reports: bool = True
     daily_report_at: dt.time = dt.time(21, 0)
     summary_at: dt.time = dt.time(9, 0)
     misfire_grace_minutes: int = Field(default=360, gt=0)

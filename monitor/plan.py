@@ -2,6 +2,8 @@
 
 The model (``forecast``), hour by hour over the campaign's local days:
 - collection reads each post once (``since_id`` polling, whatever the interval);
+- with ``refresh_before_reports``, the refresh before each daily report re-reads the
+  non-retweets of its day, and the one before the summary every campaign non-retweet;
 - each refresh (every ``refresh_metrics_every_minutes`` from the window's start, and on
   after its end while any post is younger than ``refresh_metrics_for_hours``, as
   ``hashmon run`` keeps refreshing) re-reads every non-retweet post created in the last
@@ -23,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from monitor.config import Settings
 from monitor.store.schema import Post
-from monitor.times import day_bounds_us, local_midnight
+from monitor.times import day_bounds_us, local_at, local_midnight
 
 # Posts a campaign day when nothing is stored and no --posts is given: the simulated
 # week's volume (7,113 posts over the IMHAW17 week, ~1,000 a day, issue 16).
@@ -57,29 +59,45 @@ def _window(settings: Settings) -> tuple[dt.datetime, dt.datetime]:
     return local_midnight(c.start, c.tz), local_midnight(c.end + dt.timedelta(days=1), c.tz)
 
 
+def refresh_times(settings: Settings) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Return each planned refresh as (when, posts created from): the periodic ones, then
+    those right before each daily report and the summary (``refresh_before_reports``)."""
+    s, c = settings.schedule, settings.campaign
+    start, end = _window(settings)
+    out = []
+    if s.refresh_metrics_every_minutes:
+        every = dt.timedelta(minutes=s.refresh_metrics_every_minutes)
+        keep = dt.timedelta(hours=s.refresh_metrics_for_hours)
+        t = start + every
+        while t <= end + keep:
+            out.append((t, t - keep))
+            t += every
+    if s.refresh_before_reports:
+        for day in c.days():
+            out.append((local_at(day, s.daily_report_at, c.tz), local_midnight(day, c.tz)))
+        summary = local_at(c.end + dt.timedelta(days=1), s.summary_at, c.tz)
+        out.append((summary, start))
+    return out
+
+
 def read_events(
     posts: float,
     start: dt.datetime,
     end: dt.datetime,
+    refreshes: list[tuple[dt.datetime, dt.datetime]],
     *,
-    refresh_every: dt.timedelta,
-    refresh_for: dt.timedelta,
     retweet_share: float = RETWEET_SHARE,
     profile: list[float] | None = None,
 ) -> tuple[float, float, dict[str, float], dict[tuple[int, str], float]]:
     """Return (collect reads, refresh reads, reads per UTC day, charged pairs per creation
     hour and UTC day) for ``posts`` spread over [start, end).
 
-    ``profile`` weights the window's hours (evenly without one).
+    ``refreshes``: (when, posts created from) of each refresh. ``profile`` weights the
+    window's hours (evenly without one).
     """
     hours = max(1, math.ceil((end - start) / dt.timedelta(hours=1)))
     weights = profile if profile and len(profile) == hours else [1.0] * hours
     total = sum(weights) or 1.0
-    refreshes = []
-    t = start + refresh_every
-    while t <= end + refresh_for:
-        refreshes.append(t)
-        t += refresh_every
     per_day: dict[str, float] = {}
     pairs: dict[tuple[int, str], float] = {}
     collect = refresh = 0.0
@@ -92,8 +110,8 @@ def read_events(
         collect += n
         per_day[day] = per_day.get(day, 0.0) + n
         pairs[(h, day)] = n
-        for r in refreshes:
-            if created < r <= created + refresh_for:
+        for r, since in refreshes:
+            if since <= created < r:
                 rday = r.astimezone(dt.UTC).strftime("%Y-%m-%d")
                 m = n * (1 - retweet_share)
                 refresh += m
@@ -114,16 +132,13 @@ def forecast(
 ) -> Forecast:
     """Return the window's forecast for ``posts`` expected posts under the configured
     schedule and billing model (see the module's docstring for the model)."""
-    s, x = settings.schedule, settings.x
+    x = settings.x
     start, end = _window(settings)
-    every = dt.timedelta(minutes=s.refresh_metrics_every_minutes)
-    keep = dt.timedelta(hours=s.refresh_metrics_for_hours)
     collect, refresh, per_day, pairs = read_events(
         posts,
         start,
         end,
-        refresh_every=every,
-        refresh_for=keep,
+        refresh_times(settings),
         retweet_share=retweet_share,
         profile=profile,
     )
@@ -179,7 +194,8 @@ def _with_advice(
     advice: list[str] = []
     # fewer refreshes first (counts are fresher only between refreshes), then a shorter
     # refresh window (older posts' counts stop moving when they stop being refreshed)
-    for every in (s.refresh_metrics_every_minutes * m for m in (2, 3, 4, 6)):
+    periodic = s.refresh_metrics_every_minutes
+    for every in (periodic * m for m in (2, 3, 4, 6) if periodic):
         trial = settings.model_copy(
             update={"schedule": s.model_copy(update={"refresh_metrics_every_minutes": every})}
         )
@@ -192,8 +208,23 @@ def _with_advice(
                 f"{s.refresh_metrics_every_minutes / 60:g} h"
             )
             break
+    if s.refresh_before_reports and not advice:
+        trial = settings.model_copy(
+            update={
+                "schedule": s.model_copy(
+                    update={"refresh_before_reports": False, "refresh_metrics_every_minutes": 0}
+                )
+            }
+        )
+        g = forecast_quiet(trial, f.posts, retweet_share, profile)
+        if g.share <= 1.0:
+            advice.append(
+                f"set [schedule] refresh_before_reports = false (and no periodic refresh): "
+                f"{g.reads:,} reads, cost {g.cost:,.2f} ({g.share:.0%}); the reports show "
+                "counts as first collected, far below the truth"
+            )
     for hours in (24, 12, 6):
-        if hours >= s.refresh_metrics_for_hours:
+        if not periodic or hours >= s.refresh_metrics_for_hours:
             continue
         trial = settings.model_copy(
             update={"schedule": s.model_copy(update={"refresh_metrics_for_hours": hours})}

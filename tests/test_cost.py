@@ -169,7 +169,11 @@ def test_budget_alerts_under_pay_per_use_count_each_post_once_a_utc_day(
 def one_utc_day(**x: object) -> Settings:
     return Settings(
         campaign=Campaign(start=dt.date(2017, 6, 12), end=dt.date(2017, 6, 12), timezone="UTC"),
-        schedule=Schedule(refresh_metrics_every_minutes=360, refresh_metrics_for_hours=48),
+        schedule=Schedule(
+            refresh_metrics_every_minutes=360,
+            refresh_metrics_for_hours=48,
+            refresh_before_reports=False,
+        ),
         x=X(**x),
     )
 
@@ -200,7 +204,7 @@ def test_refresh_before_reports_rereads_the_days_posts_then_every_campaign_post(
     from monitor.config import Source
     from monitor.times import local_midnight_us
 
-    off = Settings(source=Source(kind="simulated"))
+    off = Settings(source=Source(kind="simulated"), schedule=Schedule(refresh_before_reports=False))
     passes.collect(off, engine)
     assert passes.refresh_before_report(off, engine, "daily", dt.date(2017, 6, 14)) is None
     on = off.model_copy(
@@ -221,3 +225,19 @@ def test_refresh_before_reports_rereads_the_days_posts_then_every_campaign_post(
     summary = passes.refresh_before_report(on, engine, "summary")
     assert summary is not None and summary.candidates == non_retweets_since(dt.date(2017, 6, 12))
     assert 0 < daily.candidates < summary.candidates
+
+
+def test_plan_of_the_default_schedule_refreshes_before_each_report() -> None:
+    # the defaults: no periodic refresh; before the 21:00 daily report the non-retweets
+    # of its day (48 posts, 2 an hour: 42 created before 21:00, half retweets: 21), before
+    # the 09:00 summary the next day all 24 non-retweets
+    settings = Settings(
+        campaign=Campaign(start=dt.date(2017, 6, 12), end=dt.date(2017, 6, 12), timezone="UTC"),
+        x=X(monthly_post_cap=10**6),
+    )
+    assert settings.schedule.refresh_metrics_every_minutes == 0
+    f = forecast(settings, 48, "--posts", retweet_share=0.5)
+    assert (f.collect_reads, f.refresh_reads) == (48, 21 + 24)
+    # pay-per-use: the daily refresh is on the posts' own UTC day, free; the summary's
+    # on 13 June charges the 24 non-retweets once
+    assert f.charged_reads == 48 + 24
