@@ -102,10 +102,8 @@ def main(out: str = "bench-cost") -> int:
         engine = make_engine(f"sqlite:///{result.database}")
         try:
             posts, reads, pairs = _reads(engine)
-            with engine.connect() as conn:
-                last = conn.execute(text("SELECT MAX(observed_at) FROM observations")).scalar()
-            # the demo writes its reports once the simulated span is over, after its last read
-            summary_at = dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
+            c = settings.campaign
+            summary_at = local_at(c.end + dt.timedelta(days=1), settings.schedule.summary_at, c.tz)
             plan = stored_forecast(settings, engine, summary_at, posts)
             print(f"{label}:")
             print(f"  posts stored {posts:,}; post reads {reads:,} ({reads / posts:.2f} a post)")

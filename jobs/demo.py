@@ -23,6 +23,7 @@ from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
+from monitor.times import local_at
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -89,7 +90,14 @@ def run_demo(
     refresh_every = dt.timedelta(minutes=every or 10**9)
     next_refresh = clock + refresh_every
     end = campaign.span_end_at
-    days = set(settings.campaign.days())
+    c = settings.campaign
+    # the refreshes a live run makes right before its reports (refresh_before_reports),
+    # at the first hour of the demo's clock at or after each report's time
+    before_reports: list[tuple[dt.datetime, str, dt.date | None]] = [
+        (local_at(d, settings.schedule.daily_report_at, c.tz), "daily", d) for d in c.days()
+    ]
+    summary_at = local_at(c.end + dt.timedelta(days=1), settings.schedule.summary_at, c.tz)
+    before_reports.append((summary_at, "summary", None))
     try:
         while clock <= end:
             source.now = clock
@@ -99,19 +107,16 @@ def run_demo(
                 passes.refresh_metrics(settings, engine, now=clock, source=source)
                 result.refreshes += 1
                 next_refresh += refresh_every
-            local = clock.astimezone(settings.campaign.tz)
-            # where a live run refreshes before its daily report (if configured)
-            at_report = local.time() == settings.schedule.daily_report_at and local.date() in days
-            if at_report and passes.refresh_before_report(
-                settings, engine, "daily", local.date(), now=clock, source=source
-            ):
-                result.refreshes += 1
+            while before_reports and before_reports[0][0] <= clock:
+                _due, which, day = before_reports.pop(0)
+                if passes.refresh_before_report(
+                    settings, engine, which, day, now=clock, source=source
+                ):
+                    result.refreshes += 1
             if clock.astimezone(settings.campaign.tz).hour == 0:
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
-        if passes.refresh_before_report(settings, engine, "summary", now=end, source=source):
-            result.refreshes += 1
         written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
         result.reports += written.files
         result.index = written.index
