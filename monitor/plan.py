@@ -149,7 +149,7 @@ def forecast(
         for (_h, day), n in pairs.items():
             charged_per_day[day] = charged_per_day.get(day, 0.0) + n
     reads = round(collect + refresh)
-    charged = round(sum(charged_per_day.values()))
+    charged = reads if x.billing == "cap" else round(sum(charged_per_day.values()))
     cost = round(charged * x.price_per_post_read, 2)
     shares = [reads / x.monthly_post_cap]
     if x.monthly_budget is not None:

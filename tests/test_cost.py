@@ -241,3 +241,35 @@ def test_plan_of_the_default_schedule_refreshes_before_each_report() -> None:
     # pay-per-use: the daily refresh is on the posts' own UTC day, free; the summary's
     # on 13 June charges the 24 non-retweets once
     assert f.charged_reads == 48 + 24
+
+
+def test_hashmon_plan_prints_the_forecast_as_json_and_says_what_to_change(
+    tmp_path, sqlite_url: str
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from jobs.cli import cli
+
+    config = tmp_path / "hashmon.toml"
+    config.write_text(
+        f'[database]\nurl = "{sqlite_url}"\n[x]\nbilling = "cap"\nmonthly_post_cap = 8000\n'
+    )
+    args = ["--config", str(config), "plan", "--posts", "7000"]
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.output)
+    settings = Settings(x=X(billing="cap", monthly_post_cap=8000))
+    expected = forecast(settings, 7000, "--posts")
+    assert (obj["posts"], obj["reads"], obj["charged_reads"]) == (
+        7000,
+        expected.reads,
+        expected.reads,  # cap billing: every read is charged
+    )
+    assert obj["share"] == pytest.approx(expected.reads / 8000) and obj["share"] > 1
+    assert obj["runs_out"] is not None and obj["advice"]
+    text_out = CliRunner().invoke(cli, args, catch_exceptions=False).output
+    assert f"post reads: {expected.reads:,}" in text_out and "to stay within it:" in text_out
+    bad = CliRunner().invoke(cli, [*args[:3], "--posts", "-1"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
