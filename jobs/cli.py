@@ -397,6 +397,27 @@ def email_test(app: App) -> None:
     click.echo(send_test(app.settings, engine).describe() + "; it worked")
 
 
+@cli.command()
+@click.option(
+    "--posts", type=click.IntRange(min=0), help="Expected posts in the window (default: estimated)."
+)
+@click.option("--json", "as_json", is_flag=True, help="As a JSON object.")
+@pass_app
+def plan(app: App, posts: int | None, as_json: bool) -> None:
+    """Forecast the window's post reads, charged reads and cost under the configured schedule.
+
+    Example: hashmon plan --posts 7000
+    """
+    from monitor.plan import format_forecast, stored_forecast
+
+    f = stored_forecast(app.settings, app.engine, dt.datetime.now(dt.UTC), posts)
+    if as_json:
+        click.echo(json.dumps(f.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in format_forecast(f):
+            click.echo(line)
+
+
 def _write_report(
     app: App,
     which: str,

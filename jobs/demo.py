@@ -2,8 +2,10 @@
 
 A fresh embedded SQLite database, the seeded simulated source, and a clock that moves
 through the campaign hour by hour: every hour a collect pass (the same ``passes.collect``
-that ``hashmon run`` calls), every few hours a metrics refresh, then every daily report
-and the summary, each marked as simulated.
+that ``hashmon run`` calls; ``since_id`` polling reads each post once whatever the
+interval), a metrics refresh every ``[schedule] refresh_metrics_every_minutes`` (over
+``refresh_metrics_for_hours``, as ``hashmon run`` does), then every daily report and the
+summary, each marked as simulated.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from monitor.config import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
+from monitor.times import local_at
 from reports.pack import write_pack
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
-REFRESH_EVERY = dt.timedelta(hours=6)
 
 
 @dataclass
@@ -105,8 +107,18 @@ def run_demo(
     result = DemoResult(database=out / DEMO_DB, index=out / "index.html")
     say = progress or (lambda _message: None)
     say(f"simulating {settings.campaign.name} from {clock:%Y-%m-%d} (seed {seed})")
-    next_refresh = clock + REFRESH_EVERY
+    every = settings.schedule.refresh_metrics_every_minutes  # 0: no periodic refresh
+    refresh_every = dt.timedelta(minutes=every or 10**9)
+    next_refresh = clock + refresh_every
     end = campaign.span_end_at
+    c = settings.campaign
+    # the refreshes a live run makes right before its reports (refresh_before_reports),
+    # at the first hour of the demo's clock at or after each report's time
+    before_reports: list[tuple[dt.datetime, str, dt.date | None]] = [
+        (local_at(d, settings.schedule.daily_report_at, c.tz), "daily", d) for d in c.days()
+    ]
+    summary_at = local_at(c.end + dt.timedelta(days=1), settings.schedule.summary_at, c.tz)
+    before_reports.append((summary_at, "summary", None))
     try:
         while clock <= end:
             source.now = clock
@@ -115,7 +127,13 @@ def run_demo(
             if clock >= next_refresh:
                 passes.refresh_metrics(settings, engine, now=clock, source=source)
                 result.refreshes += 1
-                next_refresh += REFRESH_EVERY
+                next_refresh += refresh_every
+            while before_reports and before_reports[0][0] <= clock:
+                _due, which, day = before_reports.pop(0)
+                if passes.refresh_before_report(
+                    settings, engine, which, day, now=clock, source=source
+                ):
+                    result.refreshes += 1
             if clock.astimezone(settings.campaign.tz).hour == 0:
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY

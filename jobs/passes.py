@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from monitor import lease
-from monitor.budget import cap_reached, remaining_budget
+from monitor.budget import cap_reached, new_alerts, remaining_budget
 from monitor.collect import PassResult, collect_pass
 from monitor.config import Settings
-from monitor.errors import PassStopped, UsageError
+from monitor.errors import HashmonError, PassStopped, UsageError
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
 from monitor.sources.base import Source
@@ -174,6 +174,8 @@ def _turn(
             message = cap_reached(settings, engine, kind, now)
             capped = (_record_stopped(engine, kind, message, now), message)
         yield _Turn(held, stop, budget, capped)
+        # 50, 80, 100 % of the cap or budget: logged once a month (monitor.budget.new_alerts)
+        new_alerts(settings, engine, now)
 
 
 # --- the jobs -------------------------------------------------------------------------
@@ -275,6 +277,33 @@ def refresh_metrics(
             return refresh_pass(
                 engine, src, since=start, now=now, budget=t.budget, on_batch=t.on_page
             )
+
+
+def refresh_before_report(
+    settings: Settings,
+    engine: Engine,
+    which: str,
+    day: dt.date | None = None,
+    *,
+    now: dt.datetime | None = None,
+    source: Source | None = None,
+) -> RefreshResult | None:
+    """With ``[schedule] refresh_before_reports``, refresh the counts a report is about to
+    show: the posts of its day (daily), every campaign post (summary). None when off.
+
+    A failure is logged, not raised: the report still goes out, with the last counts read.
+    Under pay-per-use, posts first read the same UTC day are re-read for free.
+    """
+    if not settings.schedule.refresh_before_reports:
+        return None
+    since = day if which == "daily" and day is not None else settings.campaign.start
+    try:
+        return refresh_metrics(settings, engine, since, now, source=source)
+    except HashmonError as exc:
+        log.warning(
+            "refresh before the %s report failed (%s); it shows the last counts", which, exc
+        )
+        return None
 
 
 def describe_pass(result: PassResult) -> str:

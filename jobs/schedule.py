@@ -1,10 +1,12 @@
 """``hashmon run``: the APScheduler 3.x scheduler in the foreground, its jobs in the database.
 
 Jobs (fixed ids): ``collect`` at start-up and every ``collect_every_minutes``;
-``refresh-metrics`` every ``refresh_metrics_every_minutes``; ``daily-report`` at
-``daily_report_at`` campaign time on each campaign day; ``summary-report`` at
-``summary_at`` on the day after ``campaign.end``. All coalesce, run one instance at a
-time and forgive a late start up to ``misfire_grace_minutes``.
+``refresh-metrics`` every ``refresh_metrics_every_minutes`` (none when 0);
+``daily-report`` at ``daily_report_at`` campaign time on each campaign day;
+``summary-report`` at ``summary_at`` on the day after ``campaign.end``. With
+``refresh_before_reports`` each report job first refreshes the posts it shows. All
+coalesce, run one instance at a time and forgive a late start up to
+``misfire_grace_minutes``.
 
 The job store (table ``apscheduler_jobs``, in the campaign database) remembers when
 each job is next due, and start-up keeps a due time that has passed: a restart after
@@ -154,6 +156,7 @@ def daily_report_job(config_path: str | None, database_url: str | None) -> None:
             log.warning("daily-report: no campaign day has ended yet")
             _outcomes[DAILY] = "no campaign day has ended yet"
             return
+        passes.refresh_before_report(settings, engine, "daily", day)
         written = reporting.write_report(settings, engine, "daily", day=day)
         _outcomes[DAILY] = f"wrote the report of {day} ({len(written.files)} files)"
         log.info("daily-report: wrote the report of %s", day)
@@ -166,6 +169,7 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
     """Scheduled: the end-of-campaign summary."""
 
     def work(settings: Settings, engine: Engine) -> None:
+        passes.refresh_before_report(settings, engine, "summary")
         written = reporting.write_report(settings, engine, "summary")
         _outcomes[SUMMARY] = f"wrote the summary ({len(written.files)} files)"
         log.info("summary-report: written")
@@ -191,9 +195,8 @@ def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
     s = settings.schedule
     c = settings.campaign
     at = s.daily_report_at
-    return {
+    triggers: dict[str, BaseTrigger] = {
         COLLECT: IntervalTrigger(minutes=s.collect_every_minutes, timezone=tz),
-        REFRESH: IntervalTrigger(minutes=s.refresh_metrics_every_minutes, timezone=tz),
         DAILY: CronTrigger(
             hour=at.hour,
             minute=at.minute,
@@ -207,6 +210,9 @@ def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
         ),
         HEARTBEAT: IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=tz),
     }
+    if s.refresh_metrics_every_minutes:  # 0: no periodic refresh (a stored one is dropped)
+        triggers[REFRESH] = IntervalTrigger(minutes=s.refresh_metrics_every_minutes, timezone=tz)
+    return triggers
 
 
 JOB_FUNCTIONS = {

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, or_, select
 
 from jobs.schedule import HEARTBEAT, HEARTBEAT_SECONDS, stored_next_run_times
 from monitor import lease
-from monitor.budget import month_posts_read
+from monitor.budget import month_alerts, usage
 from monitor.config import TOKEN_ENV, Settings
+from monitor.plan import stored_forecast
 from monitor.store.engine import display_url
 from monitor.store.schema import Checkpoint, CollectionRun
 from monitor.store.sends import sends_summary
@@ -122,9 +123,13 @@ def status_object(
             }
             for c in conn.execute(select(Checkpoint.__table__).order_by(Checkpoint.name)).all()
         ]
-    used = month_posts_read(engine, now)
-    cap = settings.x.monthly_post_cap
-    price = settings.x.price_per_post_read
+    u = usage(settings, engine, now)
+    used, cap, price = u.reads, u.cap, u.price
+    forecast = None
+    end = settings.campaign.end.isoformat()
+    if settings.source.kind == "x" and now.date() <= settings.campaign.end:
+        f = stored_forecast(settings, engine, now)
+        forecast = {"end": end, "reads": f.reads, "charged_reads": f.charged_reads, "cost": f.cost}
     held = lease.read_lease(engine)
     active = held is not None and held.expires_at >= utc_text(now)
     return {
@@ -145,7 +150,15 @@ def status_object(
             "remaining": max(cap - used, 0),
             "share_of_cap": used / cap,
             "price_per_post_read": price,
-            "cost": round(used * price, 6),
+            "billing": u.billing,
+            "charged_reads": u.charged,
+            "cost": u.spend,
+            "monthly_budget": u.budget,
+            "share_of_budget": u.budget_share,
+            "forecast": forecast,
+            "alerts": [
+                {"threshold": a.threshold, "message": a.message} for a in month_alerts(engine, now)
+            ],
         },
         "checkpoints": checkpoints,
         "gaps": gaps,
@@ -196,12 +209,24 @@ def format_status(obj: dict[str, Any]) -> list[str]:
         lines.append(
             f"posts read in {q['month']}: {q['posts_read']:,} of {q['monthly_post_cap']:,} "
             f"({q['share_of_cap']:.1%}), {q['remaining']:,} left"
+        )
+        lines.append(
+            f"charged reads ({q['billing']}): {q['charged_reads']:,}, "
+            f"cost {q['cost']:,.2f} at {q['price_per_post_read']:g} a post"
             + (
-                f", cost {q['cost']:,.2f} at {q['price_per_post_read']:g} a post"
-                if q["price_per_post_read"]
+                f" of [x] monthly_budget {q['monthly_budget']:,.2f} ({q['share_of_budget']:.1%})"
+                if q["monthly_budget"] is not None
                 else ""
             )
         )
+        f = q["forecast"]
+        if f is not None:
+            lines.append(
+                f"forecast to the campaign's end ({f['end']}): {f['charged_reads']:,} charged "
+                f"reads, cost {f['cost']:,.2f}"
+            )
+        for a in q["alerts"]:
+            lines.append(f"alert: {a['message']}")
     if obj["lease"]:
         held = obj["lease"]
         lines.append(

@@ -27,7 +27,7 @@ from monitor.sources.base import Page, SinceIdTooOld, Source, page_id_range
 from monitor.store.engine import writing
 from monitor.store.runs import Tally, read_checkpoint, recorded_run, save_checkpoint
 from monitor.store.schema import Post
-from monitor.store.writes import store_batch
+from monitor.store.writes import record_reads, store_batch
 from monitor.times import from_epoch_us, utc_text
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,7 @@ def store_pages(
             new, updated = store_batch(
                 conn, records.posts, records.authors, run_id=result.run_id, seen_at=seen_at
             )
+            record_reads(conn, records.posts, seen_at)
             if also is not None:
                 also(conn, page)
         result.pages += 1

@@ -149,9 +149,13 @@ class Source(_Section):
 
 
 class X(_Section):
+    # "pay-per-use": each post read is charged once a UTC day; "cap": a monthly post cap
+    # where every read counts (monitor/budget.py)
+    billing: Literal["pay-per-use", "cap"] = "pay-per-use"
     monthly_post_cap: int = Field(default=10_000, gt=0)
+    monthly_budget: float | None = Field(default=None, gt=0)
     full_archive: bool = False
-    price_per_post_read: float = Field(default=0.0, ge=0)
+    price_per_post_read: float = Field(default=0.005, ge=0)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
     max_wait_seconds: float = Field(default=900.0, gt=0)
@@ -175,8 +179,13 @@ class X(_Section):
 
 class Schedule(_Section):
     collect_every_minutes: int = Field(default=15, gt=0)
-    refresh_metrics_every_minutes: int = Field(default=360, gt=0)
+    # a periodic refresh of the posts younger than refresh_metrics_for_hours; 0: none
+    # (the default: refresh_before_reports gives the reports exact counts for fewer reads)
+    refresh_metrics_every_minutes: int = Field(default=0, ge=0)
     refresh_metrics_for_hours: int = Field(default=48, gt=0)
+    # refresh the posts a report shows right before it is written (the day's posts before
+    # a daily report, every campaign post before the summary: the final refresh)
+    refresh_before_reports: bool = True
     daily_report_at: dt.time = dt.time(21, 0)
     summary_at: dt.time = dt.time(9, 0)
     misfire_grace_minutes: int = Field(default=360, gt=0)

@@ -88,7 +88,9 @@ def test_the_summary_runs_once_at_summary_at_on_the_day_after_the_campaign() -> 
 
 
 def test_collect_runs_at_start_up_then_every_collect_every_minutes(engine: Engine) -> None:
-    settings = Settings(schedule=Schedule(collect_every_minutes=10))
+    settings = Settings(
+        schedule=Schedule(collect_every_minutes=10, refresh_metrics_every_minutes=360)
+    )
     now = dt.datetime(2017, 6, 13, 10, 3, tzinfo=settings.campaign.tz)
     planned = schedule.schedule_jobs(BackgroundScheduler(), settings, engine, now=now)
     assert planned[COLLECT] == now
@@ -96,6 +98,9 @@ def test_collect_runs_at_start_up_then_every_collect_every_minutes(engine: Engin
     assert trigger.get_next_fire_time(now, now) == now + dt.timedelta(minutes=10)
     assert planned[DAILY] == dt.datetime(2017, 6, 13, 21, tzinfo=settings.campaign.tz)
     assert planned[REFRESH] > now
+    # by default there is no periodic refresh (the reports refresh what they show)
+    planned = schedule.schedule_jobs(BackgroundScheduler(), Settings(), engine, now=now)
+    assert REFRESH not in planned and REFRESH not in schedule.stored_next_run_times(engine)
 
 
 def test_the_report_day_is_the_day_whose_report_time_last_passed() -> None:
@@ -244,7 +249,7 @@ def test_stored_jobs_are_module_functions_called_with_strings_only(downtime) -> 
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {COLLECT, REFRESH, DAILY, SUMMARY, HEARTBEAT}
+    assert set(jobs) == {COLLECT, DAILY, SUMMARY, HEARTBEAT}  # no periodic refresh by default
     for job in jobs.values():
         assert job.func.__module__ == "jobs.schedule"
         assert all(isinstance(a, str | None) for a in job.args)
@@ -350,7 +355,7 @@ def test_status_shows_runs_next_times_the_months_reads_and_cost_checkpoint_and_g
     (gap,) = obj["gaps"]
     assert gap["gap_from"] < gap["gap_to"]
     # the default campaign (June 2017) is over: no report is due any more
-    assert [n["job"] for n in obj["next_runs"]] == [COLLECT, REFRESH]
+    assert [n["job"] for n in obj["next_runs"]] == [COLLECT]
     assert obj["lease"] is None
     text = "\n".join(format_status(obj))
     assert "interrupted pass" in text and "gap (run 2)" in text and "cost 1.75" in text

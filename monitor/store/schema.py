@@ -113,6 +113,33 @@ class CollectionRun(Base):
     __table_args__ = (Index("ix_collection_runs_started_at", "started_at"),)
 
 
+class PostRead(Base):
+    """How often a post was read from the API on one UTC day: what billing counts.
+
+    Pay-per-use charges a post once a UTC day however often it is read; a monthly cap
+    counts every read. Written in the transaction of the page that read the posts, so
+    both figures can be recomputed from the database alone.
+    """
+
+    __tablename__ = "post_reads"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    read_day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    reads: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_post_reads_read_day", "read_day"),)
+
+
+class BudgetAlert(Base):
+    """A share of the month's cap or budget (50, 80, 100 %) crossed; each one alerted once."""
+
+    __tablename__ = "budget_alerts"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, UTC
+    threshold: Mapped[int] = mapped_column(Integer, primary_key=True)  # percent
+    crossed_at: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+
 class Checkpoint(Base):
     """Where a source's next pass starts, and the progress of a pass under way."""
 

@@ -6,7 +6,7 @@ object per row (docs/PERFORMANCE.md).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -317,6 +317,31 @@ class ImportWriter:
         )
         self.conn.exec_driver_sql(f"DROP TABLE {self._STAGE}")
         self.staging = False
+
+
+def record_reads(conn: Connection, posts: Sequence[PostRecord], seen_at: str) -> None:
+    """Add one read per post of an API page to ``post_reads`` on the UTC day of ``seen_at``.
+
+    Imports are not API reads and do not call this. The caller owns the transaction (the
+    page's own), so a page's reads are recorded exactly when its posts are.
+    """
+    if not posts:
+        return
+    day = seen_at[:10]  # utc_text: "YYYY-MM-DDTHH:MM:SS...", the day in UTC
+    counts = Counter((p[0], p[1]) for p in posts)
+    # one row a key (PostgreSQL's upsert may not touch a row twice), in key order
+    rows = [
+        {"platform": k[0], "post_id": k[1], "day": day, "n": n} for k, n in sorted(counts.items())
+    ]
+    conn.execute(
+        text(
+            "INSERT INTO post_reads (platform, post_id, read_day, reads) "
+            "VALUES (:platform, :post_id, :day, :n) "
+            "ON CONFLICT (platform, post_id, read_day) "
+            "DO UPDATE SET reads = post_reads.reads + excluded.reads"
+        ),
+        rows,
+    )
 
 
 def stored_counts(conn: Connection) -> dict[str, int]:
