@@ -198,7 +198,9 @@ def collect(
         if t.capped:
             return PassResult(run_id=t.capped[0], stopped_early=t.capped[1])
         with t.prepared(source or make_source(settings)) as src:
-            return collect_pass(engine, src, now=now, budget=t.budget, on_page=t.on_page)
+            return collect_pass(
+                engine, src, now=now, budget=t.budget, on_page=t.on_page, guard=t.held.confirm
+            )
 
 
 def backfill(
@@ -233,7 +235,13 @@ def backfill(
             source = XArchiveSource(settings, since, until, now=now)
         with t.prepared(source) as src:
             return collect_pass(
-                engine, src, now=now, budget=t.budget, on_page=t.on_page, kind="backfill"
+                engine,
+                src,
+                now=now,
+                budget=t.budget,
+                on_page=t.on_page,
+                kind="backfill",
+                guard=t.held.confirm,
             )
 
 

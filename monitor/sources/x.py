@@ -14,9 +14,12 @@ redacts tweepy's DEBUG header dumps) nor stored.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -27,7 +30,7 @@ import tweepy
 
 from monitor.budget import allowance
 from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
-from monitor.errors import ConfigError, SourceError
+from monitor.errors import ConfigError, PassStopped, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.times import local_midnight
 
@@ -58,6 +61,12 @@ MIN_PAGE = 10
 QUERY_LIMIT = 512  # characters of a query on the Basic and Pro access levels
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 60.0
+# a response body is read whole into memory: X's largest page (500 posts with their
+# includes) is a few MB, so anything near this is garbage or an attack, refused outright
+MAX_BODY_BYTES = 64 * 2**20
+# pages in a row that bring no post not already read in the pass: past this the
+# pagination is going nowhere (X ends a search with a page without next_token)
+MAX_IDLE_PAGES = 10
 
 
 def build_query(campaign: Campaign) -> str:
@@ -76,23 +85,107 @@ def build_query(campaign: Campaign) -> str:
 
 
 class _TimeoutSession(requests.Session):
-    """A requests session whose every request has a timeout (tweepy sets none).
+    """A requests session whose every request has an overall deadline and a body cap.
+
+    requests' ``timeout`` bounds each socket read, not the request: a server dripping a
+    byte every half second keeps one request alive for ever. So the body is streamed,
+    and a watchdog shuts the socket down once ``timeout`` seconds have passed since the
+    request began (a ``requests.Timeout``, retried like any other); a body larger than
+    ``MAX_BODY_BYTES`` is refused (SourceError) before it fills the memory.
 
     tweepy hard-codes ``https://api.twitter.com``; requests to it go to ``base`` instead
     (``[x] api_base_url`` or ``HASHMON_X_API_BASE``: a proxy, or a test server on loopback).
+    A plain-http base (loopback only) is never sent through a proxy from the environment:
+    ``HTTP_PROXY=http://...`` would carry the bearer token across the network in clear.
     """
 
     def __init__(self, timeout: float, base: str = DEFAULT_API_BASE) -> None:
         super().__init__()
         self.timeout = timeout
         self.base = base.rstrip("/")
+        if self.base.startswith("http://"):
+            self.trust_env = False  # no proxy (nor .netrc) for a plain-http base
+            if requests.utils.get_environ_proxies(self.base + "/"):
+                log.warning(
+                    "not using the proxy of HTTP_PROXY/ALL_PROXY for the plain-http X API "
+                    "base %s: the bearer token would cross it in clear",
+                    self.base,
+                )
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        timeout = kwargs.get("timeout")
+        if timeout is None:
+            timeout = kwargs["timeout"] = self.timeout
+        overall = timeout if isinstance(timeout, (int, float)) else self.timeout
         if isinstance(url, str) and url.startswith(DEFAULT_API_BASE + "/"):
             url = self.base + url[len(DEFAULT_API_BASE) :]
-        return super().request(method, url, *args, **kwargs)
+        deadline = time.monotonic() + overall
+        kwargs["stream"] = True
+        response = super().request(method, url, *args, **kwargs)
+        _read_body(response, deadline, overall)
+        return response
+
+
+def _read_body(response: requests.Response, deadline: float, overall: float) -> None:
+    """Read ``response``'s body whole by ``deadline`` and within ``MAX_BODY_BYTES``.
+
+    Raises requests.Timeout past the deadline, SourceError for a body too large.
+    """
+    expired = threading.Event()
+    sock = _socket_of(response)
+
+    def cut() -> None:
+        expired.set()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes up the blocked read
+
+    left = deadline - time.monotonic()
+    if left <= 0:
+        response.close()
+        raise requests.Timeout(f"no whole response within {overall:g} s")
+    watchdog = threading.Timer(left, cut)
+    watchdog.daemon = True
+    watchdog.start()
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise SourceError(
+                    f"X API sent a response body over {MAX_BODY_BYTES // 2**20} MiB "
+                    f"({response.request.method} {response.request.path_url.split('?')[0]}); "
+                    "refused unread: no X page is anywhere near that size"
+                )
+            chunks.append(chunk)
+            if expired.is_set():
+                break
+    except (requests.RequestException, OSError) as exc:
+        if not expired.is_set():
+            raise
+        raise requests.Timeout(f"no whole response within {overall:g} s") from exc
+    finally:
+        watchdog.cancel()
+        response.close()
+    if expired.is_set():
+        raise requests.Timeout(f"no whole response within {overall:g} s")
+    response._content = b"".join(chunks)  # what requests itself does on a streamed read
+    response._content_consumed = True
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """Return the socket a streamed response is read from, if reachable.
+
+    urllib3 drops its connection's ``sock`` once a response will close the connection,
+    so the socket is also looked for under http.client's reader.
+    """
+    conn = getattr(response.raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if not isinstance(sock, socket.socket):
+        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 class _OutOfReach(Exception):
@@ -215,7 +308,18 @@ class XSource(Source):
         self.posts_read += len(data) if isinstance(data, list) else 0
 
     def _paginate(self, call: Callable[..., Any], params: dict[str, Any]) -> Iterator[Page]:
+        """Yield pages while X says there are more, and the pagination moves forward.
+
+        A ``next_token`` already followed, a page whose posts were all read already on an
+        earlier page, or ``MAX_IDLE_PAGES`` pages in a row without a new post mean the
+        server is going round in circles: the pass stops (PassStopped, recorded with why)
+        instead of running for ever, holding the lease, or spending the month's cap.
+        """
         next_token: str | None = None
+        tokens: set[str] = set()
+        ids: set[str] = set()
+        idle = 0
+        pages = 0
         while True:
             size = self._check_budget(self.page_size, MIN_PAGE)
             args = {"query": self.query, "max_results": size, **self._fields(), **params}
@@ -223,11 +327,30 @@ class XSource(Source):
                 args["next_token"] = next_token
             page = self._request(call, **args)
             self._count(page)
+            pages += 1
+            page_ids = _post_ids(page)
+            fresh = page_ids - ids
+            ids |= page_ids
             yield page
             meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
             next_token = meta.get("next_token")
             if not next_token:
                 return
+            why = None
+            if not isinstance(next_token, str) or next_token in tokens:
+                why = f"X sent page {pages}'s next_token a second time"
+            elif page_ids and not fresh:
+                why = f"X sent page {pages} with only posts already read in this pass"
+            idle = 0 if fresh else idle + 1
+            if why is None and idle >= MAX_IDLE_PAGES:
+                why = f"X sent {idle} pages in a row without a new post (to page {pages})"
+            if why is not None:
+                log.warning("%s; the pass stops after %d requests", why, self.requests)
+                raise PassStopped(
+                    f"{why}: the search was going round in circles, so the pass stopped "
+                    f"after {pages} pages; the next pass carries on from what is stored"
+                )
+            tokens.add(next_token)
 
     def _backoff(self, attempt: int) -> float:
         return min(BACKOFF_FIRST * 2**attempt, BACKOFF_CAP, self.settings.x.max_wait_seconds)
@@ -333,6 +456,13 @@ class XSource(Source):
         if problem is not None:
             raise _Retry(problem, self._backoff(attempt))
         return page
+
+
+def _post_ids(page: Page) -> set[str]:
+    data = page.get("data")
+    if not isinstance(data, list):
+        return set()
+    return {str(i["id"]) for i in data if isinstance(i, dict) and i.get("id") is not None}
 
 
 class _Retry(Exception):
