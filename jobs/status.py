@@ -120,8 +120,8 @@ def status_object(
             if settings.source.kind == "x"
             else "not needed",
             "token_variable": TOKEN_ENV,
-            "query": settings.campaign.query(),
         },
+        "query": settings.campaign.query(),
         "runs": run_rows,
         "next_runs": _next_runs(settings, engine, scheduler_jobs),
         "quota": {
@@ -151,7 +151,7 @@ def format_status(obj: dict[str, Any]) -> list[str]:
         "" if src["token"] == "not needed" else f" (token {src['token_variable']}: {src['token']})"
     )
     lines.append(f"source: {src['kind']}{token}")
-    lines.append(f"search query: {src['query']}")
+    lines.append(f"search query: {obj['query']}")
     q = obj["quota"]
     if src["kind"] != "x":
         lines.append(f"posts read in {q['month']}: {q['posts_read']:,} (simulated: no cap applies)")

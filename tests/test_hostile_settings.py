@@ -91,7 +91,7 @@ def test_status_shows_the_search_query_sent(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "search query: (#SleepWeek OR @sleepcharity)" in result.output.splitlines()
     as_json = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
-    assert json.loads(as_json.output)["source"]["query"] == "(#SleepWeek OR @sleepcharity)"
+    assert json.loads(as_json.output)["query"] == "(#SleepWeek OR @sleepcharity)"
 
 
 # --- (9) extreme numbers and dates ----------------------------------------------------
