@@ -281,7 +281,13 @@ def refresh_metrics(
             return RefreshResult(run_id=t.capped[0], stopped_early=t.capped[1])
         with t.prepared(source or make_source(settings)) as src:
             return refresh_pass(
-                engine, src, since=start, now=now, budget=t.budget, on_batch=t.on_page
+                engine,
+                src,
+                since=start,
+                now=now,
+                budget=t.budget,
+                on_batch=t.on_page,
+                guard=t.held.confirm,
             )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
 
 from monitor.budget import cut
 from monitor.collect import store_pages
@@ -58,13 +59,15 @@ def refresh_metrics(
     now: dt.datetime | None = None,
     budget: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    guard: Callable[[Connection], None] | None = None,
 ) -> RefreshResult:
     """Re-read the counts of posts created since ``since``; return what the refresh did.
 
     ``budget`` caps how many ids are looked up (each returned post counts against the
     monthly cap); the newest posts go first. The run is recorded in ``collection_runs``
     as kind "refresh". ``on_batch`` is called after each committed lookup and may raise
-    PassStopped. Raises SourceError when the source fails for good.
+    PassStopped. ``guard(conn)`` runs in each lookup's write transaction (the lease's
+    ``confirm``). Raises SourceError when the source fails for good.
     """
     seen_at = utc_text(now or dt.datetime.now(dt.UTC))
     result = RefreshResult()
@@ -83,7 +86,10 @@ def refresh_metrics(
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             result.asked += len(chunk)
-            pages = store_pages(engine, source.lookup(chunk), source.platform, result, seen_at)
+            also = None if guard is None else (lambda conn, _page: guard(conn))
+            pages = store_pages(
+                engine, source.lookup(chunk), source.platform, result, seen_at, also=also
+            )
             for _stored in pages:
                 pass
             if on_batch is not None:

@@ -9,6 +9,7 @@ request outlives its deadline, and no page is written by a pass that lost its le
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from jobs.passes import collect
+from jobs.passes import collect, refresh_metrics
 from monitor import lease
 from monitor.config import Settings, X
 from monitor.errors import LockedError, SourceError
@@ -319,3 +320,44 @@ def test_a_plain_http_proxy_from_the_environment_is_not_used_for_a_plain_http_ba
     assert api.requests == 1
     warned = [r.getMessage() for r in caplog.records if "proxy" in r.getMessage()]
     assert len(warned) == 1 and TOKEN not in warned[0]
+
+
+class _StaleLookup(Source):
+    """Serves ``page`` to search; its lookups find the lease taken by a newer collector."""
+
+    name = "x:recent"
+
+    def __init__(self, engine: Engine, page: Page) -> None:
+        super().__init__()
+        self.engine = engine
+        self.page = page
+
+    def search(self, since_id: str | None = None, until_id: str | None = None) -> Iterator[Page]:
+        self.requests += 1
+        yield self.page
+
+    def lookup(self, ids: Any) -> Iterator[Page]:
+        with writing(self.engine) as conn:
+            conn.exec_driver_sql("UPDATE leases SET expires_at = '2000-01-01T00:00:00Z'")
+        assert lease.Lease(self.engine, holder="elsewhere:1:newer").try_acquire() is None
+        wanted = set(ids)
+        posts = copy.deepcopy([p for p in self.page["data"] if p["id"] in wanted])
+        for post in posts:  # counts that moved: they must not be written by a stale refresh
+            post["public_metrics"] = {k: v + 100 for k, v in post["public_metrics"].items()}
+        self.requests += 1
+        yield {**self.page, "data": posts, "meta": {"result_count": len(posts)}}
+
+
+def test_a_refresh_that_lost_its_lease_writes_no_counts(engine: Engine) -> None:
+    page = simulated_pages(30)[0]
+    page = {**page, "meta": {"result_count": len(page["data"])}}
+    source = _StaleLookup(engine, page)
+    collect(Settings(), engine, source=source, wait_seconds=0)
+    with engine.connect() as conn:
+        before = conn.execute(select(Post.__table__).order_by(Post.id)).all()
+    assert len(before) == 30
+    when = dt.datetime(2017, 6, 20, tzinfo=dt.UTC)
+    with pytest.raises(LockedError):
+        refresh_metrics(Settings(), engine, dt.date(2017, 6, 1), when, source=source)
+    with engine.connect() as conn:
+        assert conn.execute(select(Post.__table__).order_by(Post.id)).all() == before

@@ -237,6 +237,7 @@ class XSource(Source):
     """
 
     name = "x:recent"
+    idle_limit = MAX_IDLE_PAGES
 
     def __init__(
         self,
@@ -311,7 +312,7 @@ class XSource(Source):
         """Yield pages while X says there are more, and the pagination moves forward.
 
         A ``next_token`` already followed, a page whose posts were all read already on an
-        earlier page, or ``MAX_IDLE_PAGES`` pages in a row without a new post mean the
+        earlier page, or ``idle_limit`` pages in a row without a new post mean the
         server is going round in circles: the pass stops (PassStopped, recorded with why)
         instead of running for ever, holding the lease, or spending the month's cap.
         """
@@ -342,7 +343,7 @@ class XSource(Source):
             elif page_ids and not fresh:
                 why = f"X sent page {pages} with only posts already read in this pass"
             idle = 0 if fresh else idle + 1
-            if why is None and idle >= MAX_IDLE_PAGES:
+            if why is None and idle >= self.idle_limit:
                 why = f"X sent {idle} pages in a row without a new post (to page {pages})"
             if why is not None:
                 log.warning("%s; the pass stops after %d requests", why, self.requests)
@@ -514,6 +515,10 @@ class XArchiveSource(XSource):
     Its checkpoint is per date range, so an interrupted backfill of the same range
     resumes and a repeated one reads only posts newer than it stored.
     """
+
+    # full-archive search may answer a sparse stretch of time with empty pages that carry
+    # a next_token: allow more of them in a row than recent search ever sends
+    idle_limit = 5 * MAX_IDLE_PAGES
 
     def __init__(
         self,
