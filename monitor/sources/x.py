@@ -14,12 +14,9 @@ redacts tweepy's DEBUG header dumps) nor stored.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -27,6 +24,7 @@ from typing import Any
 import requests
 import tenacity
 import tweepy
+import urllib3
 
 from monitor.budget import allowance
 from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
@@ -88,9 +86,9 @@ class _TimeoutSession(requests.Session):
     """A requests session whose every request has an overall deadline and a body cap.
 
     requests' ``timeout`` bounds each socket read, not the request: a server dripping a
-    byte every half second keeps one request alive for ever. So the body is streamed,
-    and a watchdog shuts the socket down once ``timeout`` seconds have passed since the
-    request began (a ``requests.Timeout``, retried like any other); a body larger than
+    byte every half second keeps one request alive for ever. So the body is streamed
+    and read as it arrives, and ``timeout`` seconds after the request began it is given
+    up (a ``requests.Timeout``, retried like any other); a body larger than
     ``MAX_BODY_BYTES`` is refused (SourceError) before it fills the memory.
 
     tweepy hard-codes ``https://api.twitter.com``; requests to it go to ``base`` instead
@@ -129,28 +127,20 @@ class _TimeoutSession(requests.Session):
 def _read_body(response: requests.Response, deadline: float, overall: float) -> None:
     """Read ``response``'s body whole by ``deadline`` and within ``MAX_BODY_BYTES``.
 
-    Raises requests.Timeout past the deadline, SourceError for a body too large.
+    ``read1`` returns whatever has arrived (each wait bounded by the per-read timeout),
+    so the deadline is checked between any two arrivals, however slow the drip; no
+    watchdog thread. Raises requests.Timeout past the deadline, SourceError for a body
+    too large, requests.ConnectionError for a dropped one.
     """
-    expired = threading.Event()
-    sock = _socket_of(response)
-
-    def cut() -> None:
-        expired.set()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # wakes up the blocked read
-
-    left = deadline - time.monotonic()
-    if left <= 0:
-        response.close()
-        raise requests.Timeout(f"no whole response within {overall:g} s")
-    watchdog = threading.Timer(left, cut)
-    watchdog.daemon = True
-    watchdog.start()
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(64 * 1024):
+        while True:
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"no whole response within {overall:g} s")
+            chunk = response.raw.read1(64 * 1024, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise SourceError(
@@ -159,33 +149,16 @@ def _read_body(response: requests.Response, deadline: float, overall: float) -> 
                     "refused unread: no X page is anywhere near that size"
                 )
             chunks.append(chunk)
-            if expired.is_set():
-                break
-    except (requests.RequestException, OSError) as exc:
-        if not expired.is_set():
-            raise
-        raise requests.Timeout(f"no whole response within {overall:g} s") from exc
+    except (requests.RequestException, SourceError):
+        raise  # (requests' exceptions are OSErrors too)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.Timeout(str(exc)) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise requests.ConnectionError(str(exc)) from exc
     finally:
-        watchdog.cancel()
         response.close()
-    if expired.is_set():
-        raise requests.Timeout(f"no whole response within {overall:g} s")
     response._content = b"".join(chunks)  # what requests itself does on a streamed read
     response._content_consumed = True
-
-
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    """Return the socket a streamed response is read from, if reachable.
-
-    urllib3 drops its connection's ``sock`` once a response will close the connection,
-    so the socket is also looked for under http.client's reader.
-    """
-    conn = getattr(response.raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    if not isinstance(sock, socket.socket):
-        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(reader, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
 
 
 class _OutOfReach(Exception):
