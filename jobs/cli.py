@@ -19,6 +19,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
+from jobs.inert import echo, inert_json
 from monitor import archive
 from monitor.config import BUILT_IN, DEFAULTS_NOTICE, Settings, load_settings
 from monitor.errors import HashmonError, UsageError, db_detail
@@ -140,7 +141,7 @@ def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
             campaign=app.settings.campaign,
         )
     for line in archive.describe(result):
-        click.echo(line)
+        echo(line)
     if result.refused:
         for f in result.refused:
             click.echo(f"Error: {f.refused}", err=True)
@@ -173,7 +174,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     except ValueError as exc:
         raise UsageError(f"{exc}; give --from on or before --to") from None
     if as_json:
-        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+        click.echo(inert_json(json.dumps(obj, indent=2, ensure_ascii=False)))
     else:
         from jobs.terminal import stats_table  # rich: only for the terminal table
 
@@ -307,7 +308,7 @@ def collect(app: App) -> None:
     """
     from jobs import passes
 
-    click.echo(passes.describe_pass(passes.collect(app.settings, app.engine)))
+    echo(passes.describe_pass(passes.collect(app.settings, app.engine)))
 
 
 @cli.command()
@@ -321,7 +322,7 @@ def backfill(app: App, since: dt.date, until: dt.date) -> None:
     """
     from jobs import passes
 
-    click.echo(passes.describe_pass(passes.backfill(app.settings, app.engine, since, until)))
+    echo(passes.describe_pass(passes.backfill(app.settings, app.engine, since, until)))
 
 
 @cli.command("refresh-metrics")
@@ -339,7 +340,7 @@ def refresh_metrics(app: App, since: dt.date | None) -> None:
     """
     from jobs import passes
 
-    click.echo(passes.describe_refresh(passes.refresh_metrics(app.settings, app.engine, since)))
+    echo(passes.describe_refresh(passes.refresh_metrics(app.settings, app.engine, since)))
 
 
 @cli.command()
@@ -371,10 +372,10 @@ def status(app: App, as_json: bool) -> None:
 
     obj = status_object(app.settings, app.engine)
     if as_json:
-        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+        click.echo(inert_json(json.dumps(obj, indent=2, ensure_ascii=False)))
     else:
         for line in format_status(obj):
-            click.echo(line)
+            echo(line)
 
 
 @cli.command("email-test")
@@ -553,38 +554,38 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="hashmon", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        echo("Aborted.", err=True)
         sys.exit(130)
     except click.UsageError as exc:
         # one line, like every other error: what is wrong, and where the help is
         where = exc.ctx.command_path if exc.ctx else "hashmon"
-        click.echo(f"Error: {exc.format_message()}; see '{where} --help'", err=True)
+        echo(f"Error: {exc.format_message()}; see '{where} --help'", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except HashmonError as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except sa_exc.SQLAlchemyError as exc:
         # never str(exc): it carries the SQL statement and its parameters (post text)
         if verbose:
             traceback.print_exc()
-        click.echo(
+        echo(
             f"Error: database failure: {db_detail(exc)}; check the database and try again",
             err=True,
         )
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if verbose:
             traceback.print_exc()
         said = " ".join(str(exc).split())[:300]  # one line, whatever the exception holds
-        click.echo(
+        echo(
             f"Error: unexpected failure ({type(exc).__name__}: {said}); "
             "rerun with -v for details and report it",
             err=True,

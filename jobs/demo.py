@@ -20,10 +20,12 @@ from jobs import passes
 from jobs.reporting import write_campaign_reports
 from monitor.config import Database, Reports, Settings, Stakeholders
 from monitor.config import Source as SourceSettings
+from monitor.errors import UsageError
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
 from monitor.times import local_at
+from reports.html import real_reports
 from reports.pack import write_pack
 
 DEMO_DB = "hashmon-demo.db"
@@ -93,10 +95,18 @@ def run_demo(
 
     Returns where everything went. Deterministic for a ``seed`` (the reports' "generated"
     stamps use the simulated clock, not the wall clock). Raises OSError when ``out_dir``
-    cannot be written.
+    cannot be written, UsageError when it holds reports that are not simulated (real
+    ones, which the demo would overwrite).
     """
     started = time.perf_counter()
     out = Path(out_dir)
+    real = real_reports(out)
+    if real:
+        more = f" and {len(real) - 1} more" if len(real) > 1 else ""
+        raise UsageError(
+            f"{out} holds reports that are not simulated ({real[0]}{more}); the demo would "
+            "overwrite them: give --out an empty folder, or one the demo wrote"
+        )
     out.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(settings, out, seed)
     _fresh_database(out / DEMO_DB)

@@ -6,20 +6,24 @@ import logging
 import os
 import re
 
+from jobs.inert import inert
+
 SECRET_ENV = ("HASHMON_X_BEARER_TOKEN", "HASHMON_SMTP_PASSWORD")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^'\",}\s]+")
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any secret value, and any Authorization header, in a record by ``[redacted]``.
+    """Replace any secret value, and any Authorization header, in a record by ``[redacted]``,
+    and pass the message through the terminal-safety filter (``jobs.inert``).
 
     tweepy logs request headers at DEBUG level, Authorization included; this filter
-    sits on the root handler so no library's record reaches output unredacted.
+    sits on the root handler so no library's record reaches output unredacted, and no
+    server's escape sequence reaches the terminal.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = inert(redact(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

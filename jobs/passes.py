@@ -200,7 +200,9 @@ def collect(
         if t.capped:
             return PassResult(run_id=t.capped[0], stopped_early=t.capped[1])
         with t.prepared(source or make_source(settings)) as src:
-            return collect_pass(engine, src, now=now, budget=t.budget, on_page=t.on_page)
+            return collect_pass(
+                engine, src, now=now, budget=t.budget, on_page=t.on_page, guard=t.held.confirm
+            )
 
 
 def backfill(
@@ -235,7 +237,13 @@ def backfill(
             source = XArchiveSource(settings, since, until, now=now)
         with t.prepared(source) as src:
             return collect_pass(
-                engine, src, now=now, budget=t.budget, on_page=t.on_page, kind="backfill"
+                engine,
+                src,
+                now=now,
+                budget=t.budget,
+                on_page=t.on_page,
+                kind="backfill",
+                guard=t.held.confirm,
             )
 
 
@@ -275,7 +283,13 @@ def refresh_metrics(
             return RefreshResult(run_id=t.capped[0], stopped_early=t.capped[1])
         with t.prepared(source or make_source(settings)) as src:
             return refresh_pass(
-                engine, src, since=start, now=now, budget=t.budget, on_batch=t.on_page
+                engine,
+                src,
+                since=start,
+                now=now,
+                budget=t.budget,
+                on_batch=t.on_page,
+                guard=t.held.confirm,
             )
 
 

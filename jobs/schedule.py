@@ -36,13 +36,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import alerts, digests, passes, reporting
 from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
-from monitor.store.engine import make_engine
+from monitor.store.engine import make_engine, url_has_secret
 from monitor.times import local_at, local_stamp
 
 log = logging.getLogger(__name__)
@@ -239,17 +238,14 @@ def stored_next_run_times(engine: Engine) -> dict[str, dt.datetime | None]:
 def job_arguments(settings: Settings) -> tuple[str | None, str | None]:
     """Return the (config path, database URL) strings the stored jobs are called with.
 
-    A URL with a password is not written into the job store: it goes into this
-    process's environment (``HASHMON_DATABASE_URL``) and the jobs read it from there.
+    A URL with a secret (a password, ``?password=``) is not written into the job store:
+    it goes into this process's environment (``HASHMON_DATABASE_URL``) and the jobs read
+    it from there.
     """
     origin = Path(settings.origin)
     config_path = str(origin.resolve()) if origin.is_file() else None
     url = settings.database.url
-    try:
-        has_password = make_url(url).password is not None
-    except Exception:  # noqa: BLE001 - an unparseable URL fails later with its own message
-        has_password = False
-    if has_password:
+    if url_has_secret(url):
         os.environ[DATABASE_ENV] = url
         return config_path, None
     return config_path, url

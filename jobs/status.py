@@ -141,6 +141,7 @@ def status_object(
             else "not needed",
             "token_variable": TOKEN_ENV,
         },
+        "query": settings.campaign.query(),
         "runs": run_rows,
         "next_runs": _next_runs(settings, engine, scheduler_jobs),
         "quota": {
@@ -202,6 +203,7 @@ def format_status(obj: dict[str, Any]) -> list[str]:
         "" if src["token"] == "not needed" else f" (token {src['token_variable']}: {src['token']})"
     )
     lines.append(f"source: {src['kind']}{token}")
+    lines.append(f"search query: {obj['query']}")
     q = obj["quota"]
     if src["kind"] != "x":
         lines.append(f"posts read in {q['month']}: {q['posts_read']:,} (simulated: no cap applies)")

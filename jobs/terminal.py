@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from jobs.inert import inert
 from reports.stats import PERIOD_KEYS
-
-# bidi embeddings, overrides and isolates: they reorder what a terminal shows
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(value: Any) -> Text:
     """Return config text (a campaign name, a baseline label) as inert terminal text.
 
     A ``Text`` is never parsed for rich markup (``[link=...]``, or a stray ``[/bold]``
-    that would crash the table), and control characters (escape sequences that move
-    the cursor or make hyperlinks) and bidi overrides are dropped.
+    that would crash the table), and passes ``inert``.
     """
-    text = _BIDI.sub("", str(value))
-    return Text("".join(c for c in text if unicodedata.category(c) != "Cc"))
+    return Text(inert(value))
 
 
 def fmt(key: str, value: Any) -> str:

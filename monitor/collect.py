@@ -102,6 +102,7 @@ def collect_pass(
     budget: int | None = None,
     on_page: Callable[[int], None] | None = None,
     kind: str = "collect",
+    guard: Callable[[Connection], None] | None = None,
 ) -> PassResult:
     """Run one search pass of ``source`` into the store and return what it did.
 
@@ -110,7 +111,9 @@ def collect_pass(
     clock). ``kind`` names the run in ``collection_runs`` (collect, backfill). A
     PassStopped raised by the source or ``on_page`` ends the pass early without failing
     it. Raises SourceError when the source fails for good; pages already stored stay
-    stored and the checkpoint stays where a rerun resumes correctly.
+    stored and the checkpoint stays where a rerun resumes correctly. ``guard(conn)`` runs
+    in every write transaction of the pass (the lease's ``confirm``): raising there rolls
+    that write back and ends the pass.
     """
     seen_at = utc_text(now or dt.datetime.now(dt.UTC))
     result = PassResult()
@@ -137,11 +140,12 @@ def collect_pass(
                 cp.pass_oldest_id,
                 on_page,
                 keep_newest=cp.pass_newest_id,
+                guard=guard,
             )
             # a resume cut short (the cap) keeps its markers: the next pass resumes again
             base = newer(base, cp.pass_newest_id)
         if result.stopped_early is None:
-            _run_chain(engine, source, result, seen_at, budget, base, None, on_page)
+            _run_chain(engine, source, result, seen_at, budget, base, None, on_page, guard=guard)
     return result
 
 
@@ -220,6 +224,7 @@ def _run_chain(
     until_id: str | None,
     on_page: Callable[[int], None] | None,
     keep_newest: str | None = None,
+    guard: Callable[[Connection], None] | None = None,
 ) -> None:
     """Store one chain of pages (newest first), checkpointing each page with its posts.
 
@@ -230,6 +235,8 @@ def _run_chain(
 
     def checkpoint(conn: Connection, page: Page) -> None:
         nonlocal chain_newest
+        if guard is not None:
+            guard(conn)
         # a checkpoint must be an id X accepts back: never whatever a bad page claimed
         newest, oldest = (_digit_string(i) for i in page_id_range(page))
         chain_newest = newer(chain_newest, newest)
@@ -257,6 +264,8 @@ def _run_chain(
             return  # the markers stay: the next pass (next month) resumes below this page
     if chain_newest is not None or since_id is not None:
         with writing(engine) as conn:
+            if guard is not None:
+                guard(conn)
             save_checkpoint(
                 conn,
                 source.name,

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+import math
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -47,6 +49,37 @@ DEFAULTS_NOTICE = (
     "no config file found (no --config, no $HASHMON_CONFIG, no ./hashmon.toml): running on "
     "the built-in #IMHAW17 defaults; copy config.example.toml to hashmon.toml for your campaign"
 )
+# one search term each: a hashtag is letters (any script, with their combining marks),
+# digits and underscores; an account is X's username rule. Anything else (a space, OR,
+# from:, -is:retweet) would change the query sent, and so the figures, without a word
+ACCOUNT = re.compile(r"@?[A-Za-z0-9_]{1,15}")
+# the dates a campaign, a report or ``stats`` may cover: from X's first post to the end
+# of the century, at most a few years at once (a day's figures are a query each)
+EARLIEST_DATE = dt.date(2006, 3, 21)
+LATEST_DATE = dt.date(2099, 12, 31)
+MAX_WINDOW_DAYS = 3 * 366
+# a baseline is a count (posts, people, impressions): finite, and at most a quadrillion
+BASELINE_RANGE = (1.0, 1e15)
+
+
+def is_hashtag(term: str) -> bool:
+    """Return True when ``term`` (``#`` optional) is one hashtag X can search for."""
+    body = term.removeprefix("#")
+    return bool(body) and all(c == "_" or unicodedata.category(c)[0] in "LMN" for c in body)
+
+
+def check_window(start: dt.date, end: dt.date, what: str) -> None:
+    """Raise ValueError unless ``start``..``end`` lies within the dates hashmon covers."""
+    for day in (start, end):
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            raise ValueError(
+                f"{what} {day} is outside {EARLIEST_DATE}..{LATEST_DATE}, the dates X can hold"
+            )
+    if (end - start).days + 1 > MAX_WINDOW_DAYS:
+        raise ValueError(
+            f"{what} {start} to {end} is {(end - start).days + 1} days; "
+            f"hashmon covers at most {MAX_WINDOW_DAYS} days at once"
+        )
 
 
 class _Section(BaseModel):
@@ -72,12 +105,26 @@ class Campaign(_Section):
             raise ValueError("expected an IANA time zone name such as Europe/London") from None
         return value
 
-    @field_validator("hashtags", "accounts")
+    @field_validator("hashtags")
     @classmethod
-    def _no_blank_terms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _single_hashtags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for term in value:
-            if not term.strip().lstrip("#@"):
-                raise ValueError("expected names like IMHAW17 or first1001days, not an empty one")
+            if not is_hashtag(term.strip()):
+                raise ValueError(
+                    f"{term!r} is not one hashtag: expected letters, digits and _ only, "
+                    "like IMHAW17 (one term per entry, no spaces or search operators)"
+                )
+        return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _single_accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for term in value:
+            if not ACCOUNT.fullmatch(term.strip()):
+                raise ValueError(
+                    f"{term!r} is not one X username: expected 1 to 15 of A-Z, a-z, 0-9 "
+                    "and _, like first1001days (one per entry, no spaces or search operators)"
+                )
         return value
 
     @model_validator(mode="after")
@@ -87,6 +134,7 @@ class Campaign(_Section):
                 f"[campaign] end = {self.end} is before [campaign] start = {self.start}: "
                 "the end must be on or after the start, e.g. start = 2017-06-12, end = 2017-06-16"
             )
+        check_window(self.start, self.end, "the campaign")
         if not self.hashtags and not self.accounts:
             raise ValueError(
                 "[campaign] hashtags and accounts are both empty: give at least one, "
@@ -136,7 +184,15 @@ class Baseline(_Section):
     metric: Literal[
         "posts", "contributors", "potential_impressions", "potential_reach", "engagements"
     ] = "potential_impressions"
-    value: float = Field(default=10_000_000, gt=0)
+    value: float = Field(default=10_000_000, gt=0, allow_inf_nan=False)
+
+    @field_validator("value")
+    @classmethod
+    def _sane_value(cls, value: float) -> float:
+        low, high = BASELINE_RANGE
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"expected a count from {low:g} to {high:g}")
+        return value
 
 
 class Database(_Section):

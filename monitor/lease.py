@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import Connection
 
 from monitor.errors import LockedError
 from monitor.store import schema
@@ -189,6 +190,31 @@ class Lease:
             raise LockedError(
                 f"lost the {self.name} lease (it expired and another collector took it); "
                 "this pass stops, the other one carries on"
+            )
+
+    def confirm(self, conn: Connection) -> None:
+        """Renew the lease inside ``conn``'s write transaction, or raise LockedError.
+
+        A pass calls it in the transaction of every page it stores: the page is written
+        only if the lease is still ours and unexpired at that moment, so a pass that
+        outlived its lease (a page dripped over minutes while another collector took
+        the expired lease) rolls its page back instead of overwriting the newer pass's
+        checkpoint. The row lock (PostgreSQL) or the write lock (SQLite's BEGIN
+        IMMEDIATE) holds until the commit, so no other holder can slip in between.
+        """
+        now, expires = self._times()
+        kept = conn.execute(
+            text(
+                "UPDATE leases SET expires_at = :expires "
+                "WHERE name = :name AND holder = :holder AND expires_at > :now"
+            ),
+            {"name": self.name, "holder": self.holder, "expires": expires, "now": now},
+        ).rowcount
+        if not kept:
+            self.taken = False
+            raise LockedError(
+                f"lost the {self.name} lease before storing a page (it expired, and another "
+                "collector may hold it); this pass stops without writing, the next one resumes"
             )
 
     def release(self) -> None:

@@ -102,13 +102,15 @@ def refresh_metrics(
     now: dt.datetime | None = None,
     budget: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    guard: Callable[[Connection], None] | None = None,
 ) -> RefreshResult:
     """Re-read the counts of posts created since ``since``; return what the refresh did.
 
     ``budget`` caps how many ids are looked up (each returned post counts against the
     monthly cap); the newest posts go first. The run is recorded in ``collection_runs``
     as kind "refresh". ``on_batch`` is called after each committed lookup and may raise
-    PassStopped. Raises SourceError when the source fails for good.
+    PassStopped. ``guard(conn)`` runs in each lookup's write transaction (the lease's
+    ``confirm``). Raises SourceError when the source fails for good.
     """
     seen_at = utc_text(now or dt.datetime.now(dt.UTC))
     result = RefreshResult()
@@ -129,6 +131,8 @@ def refresh_metrics(
             result.asked += len(chunk)
 
             def also(conn: Connection, page: Page, chunk: list[str] = chunk) -> None:
+                if guard is not None:
+                    guard(conn)  # still holding the lease, in this page's transaction
                 result.gone += mark_gone(conn, source.platform, gone_ids(page, chunk), seen_at)
 
             pages = store_pages(

@@ -23,6 +23,12 @@ def definitions(settings: Settings) -> list[tuple[str, str, str]]:
     )
     return [
         (
+            "query",
+            "Search query",
+            f"Posts were collected from X with the search query {c.query()} (each hashtag "
+            "and account one term, refused otherwise), and imported from archives.",
+        ),
+        (
             "day",
             "Day",
             f"A local date in the campaign's time zone ({c.timezone}, summer time "

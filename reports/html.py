@@ -227,6 +227,17 @@ def _report_groups(out_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
+def real_reports(out_dir: Path) -> list[str]:
+    """Return the names of the reports in ``out_dir`` not marked simulated (real ones).
+
+    A report without its HTML page (its formats left HTML out) carries no mark, and counts
+    as real: the demo must never overwrite what it cannot tell is its own.
+    """
+    if not out_dir.is_dir():
+        return []
+    return sorted(g["page"] or g["stem"] for g in _report_groups(out_dir) if not g["simulated"])
+
+
 def _stem_day(stem: str) -> dt.date | None:
     """Return the date of a daily report's stem ``daily-2017-06-12``; None if not one."""
     if not stem.startswith("daily-"):

@@ -7,13 +7,15 @@ SQL runs on SQLite and PostgreSQL; posts are never loaded whole.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
-from monitor.config import Settings
+from monitor.config import Settings, check_window
+from monitor.errors import UsageError
 from monitor.store.engine import stream_rows
 from monitor.store.writes import stored_counts
 from monitor.times import DAY_US, HOUR_US, day_number
@@ -413,6 +415,10 @@ def date_span(
     end = date_to or settings.campaign.end
     if end < start:
         raise ValueError(f"the period starts on {start}, after it ends on {end}")
+    try:
+        check_window(start, end, "the period")
+    except ValueError as exc:
+        raise UsageError(f"{exc}: give --from and --to within it") from None
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
@@ -464,7 +470,18 @@ def stats_object(
     """Return the ``hashmon stats --json`` object of METRICS.md for the dates covered."""
     days = date_span(settings, date_from, date_to)
     period = _period(conn, settings, days)
-    return _stats_object(conn, settings, days, period.per_day, period.totals)
+    return finite(_stats_object(conn, settings, days, period.per_day, period.totals))
+
+
+def finite(value: Any) -> Any:
+    """Return ``value`` with every non-finite float (inf, NaN) as None: JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def period_stats(

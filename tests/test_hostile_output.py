@@ -63,12 +63,14 @@ PDF_LIVE = (
 def hostile_settings(**reports: object) -> Settings:
     name, markup, escapes, formula, math, bidi, js = HOSTILE_CONFIG
     return Settings(
+        # config validation now refuses such terms (issue 12.6); copied in unvalidated, the
+        # reports must still show them inert (defence in depth)
         campaign=Campaign(
             name=name + " " + math,
-            hashtags=("IMHAW17", formula, math),
-            accounts=("first1001days", js),
             theme=markup + " " + escapes,
             supporters=(bidi, formula),
+        ).model_copy(
+            update={"hashtags": ("IMHAW17", formula, math), "accounts": ("first1001days", js)}
         ),
         baseline=Baseline(label=formula + " " + markup, value=1000),
         reports=Reports(top_n=20, **reports),

@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 import requests
 import tenacity
 import tweepy
+import urllib3
 
 from monitor.budget import allowance
 from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
-from monitor.errors import ConfigError, SourceError
+from monitor.errors import ConfigError, PassStopped, SourceError
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.times import local_midnight
 
@@ -59,6 +60,12 @@ MIN_PAGE = 10
 QUERY_LIMIT = 512  # characters of a query on the Basic and Pro access levels
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 60.0
+# a response body is read whole into memory: X's largest page (500 posts with their
+# includes) is a few MB, so anything near this is garbage or an attack, refused outright
+MAX_BODY_BYTES = 64 * 2**20
+# pages in a row that bring no post not already read in the pass: past this the
+# pagination is going nowhere (X ends a search with a page without next_token)
+MAX_IDLE_PAGES = 10
 
 
 def build_query(campaign: Campaign) -> str:
@@ -77,23 +84,82 @@ def build_query(campaign: Campaign) -> str:
 
 
 class _TimeoutSession(requests.Session):
-    """A requests session whose every request has a timeout (tweepy sets none).
+    """A requests session whose every request has an overall deadline and a body cap.
+
+    requests' ``timeout`` bounds each socket read, not the request: a server dripping a
+    byte every half second keeps one request alive for ever. So the body is streamed
+    and read as it arrives, and ``timeout`` seconds after the request began it is given
+    up (a ``requests.Timeout``, retried like any other); a body larger than
+    ``MAX_BODY_BYTES`` is refused (SourceError) before it fills the memory.
 
     tweepy hard-codes ``https://api.twitter.com``; requests to it go to ``base`` instead
     (``[x] api_base_url`` or ``HASHMON_X_API_BASE``: a proxy, or a test server on loopback).
+    A plain-http base (loopback only) is never sent through a proxy from the environment:
+    ``HTTP_PROXY=http://...`` would carry the bearer token across the network in clear.
     """
 
     def __init__(self, timeout: float, base: str = DEFAULT_API_BASE) -> None:
         super().__init__()
         self.timeout = timeout
         self.base = base.rstrip("/")
+        if self.base.startswith("http://"):
+            self.trust_env = False  # no proxy (nor .netrc) for a plain-http base
+            if requests.utils.get_environ_proxies(self.base + "/"):
+                log.warning(
+                    "not using the proxy of HTTP_PROXY/ALL_PROXY for the plain-http X API "
+                    "base %s: the bearer token would cross it in clear",
+                    self.base,
+                )
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        timeout = kwargs.get("timeout")
+        if timeout is None:
+            timeout = kwargs["timeout"] = self.timeout
+        overall = timeout if isinstance(timeout, (int, float)) else self.timeout
         if isinstance(url, str) and url.startswith(DEFAULT_API_BASE + "/"):
             url = self.base + url[len(DEFAULT_API_BASE) :]
-        return super().request(method, url, *args, **kwargs)
+        deadline = time.monotonic() + overall
+        kwargs["stream"] = True
+        response = super().request(method, url, *args, **kwargs)
+        _read_body(response, deadline, overall)
+        return response
+
+
+def _read_body(response: requests.Response, deadline: float, overall: float) -> None:
+    """Read ``response``'s body whole by ``deadline`` and within ``MAX_BODY_BYTES``.
+
+    ``read1`` returns whatever has arrived (each wait bounded by the per-read timeout),
+    so the deadline is checked between any two arrivals, however slow the drip; no
+    watchdog thread. Raises requests.Timeout past the deadline, SourceError for a body
+    too large, requests.ConnectionError for a dropped one.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"no whole response within {overall:g} s")
+            chunk = response.raw.read1(64 * 1024, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise SourceError(
+                    f"X API sent a response body over {MAX_BODY_BYTES // 2**20} MiB "
+                    f"({response.request.method} {response.request.path_url.split('?')[0]}); "
+                    "refused unread: no X page is anywhere near that size"
+                )
+            chunks.append(chunk)
+    except (requests.RequestException, SourceError):
+        raise  # (requests' exceptions are OSErrors too)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.Timeout(str(exc)) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise requests.ConnectionError(str(exc)) from exc
+    finally:
+        response.close()
+    response._content = b"".join(chunks)  # what requests itself does on a streamed read
+    response._content_consumed = True
 
 
 class _OutOfReach(Exception):
@@ -145,6 +211,7 @@ class XSource(Source):
     """
 
     name = "x:recent"
+    idle_limit = MAX_IDLE_PAGES
 
     def __init__(
         self,
@@ -217,7 +284,18 @@ class XSource(Source):
         self.posts_read += len(data) if isinstance(data, list) else 0
 
     def _paginate(self, call: Callable[..., Any], params: dict[str, Any]) -> Iterator[Page]:
+        """Yield pages while X says there are more, and the pagination moves forward.
+
+        A ``next_token`` already followed, a page whose posts were all read already on an
+        earlier page, or ``idle_limit`` pages in a row without a new post mean the
+        server is going round in circles: the pass stops (PassStopped, recorded with why)
+        instead of running for ever, holding the lease, or spending the month's cap.
+        """
         next_token: str | None = None
+        tokens: set[str] = set()
+        ids: set[str] = set()
+        idle = 0
+        pages = 0
         while True:
             size = self._check_budget(self.page_size, MIN_PAGE)
             args = {"query": self.query, "max_results": size, **self._fields(), **params}
@@ -225,11 +303,30 @@ class XSource(Source):
                 args["next_token"] = next_token
             page = self._request(call, **args)
             self._count(page)
+            pages += 1
+            page_ids = _post_ids(page)
+            fresh = page_ids - ids
+            ids |= page_ids
             yield page
             meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
             next_token = meta.get("next_token")
             if not next_token:
                 return
+            why = None
+            if not isinstance(next_token, str) or next_token in tokens:
+                why = f"X sent page {pages}'s next_token a second time"
+            elif page_ids and not fresh:
+                why = f"X sent page {pages} with only posts already read in this pass"
+            idle = 0 if fresh else idle + 1
+            if why is None and idle >= self.idle_limit:
+                why = f"X sent {idle} pages in a row without a new post (to page {pages})"
+            if why is not None:
+                log.warning("%s; the pass stops after %d requests", why, self.requests)
+                raise PassStopped(
+                    f"{why}: the search was going round in circles, so the pass stopped "
+                    f"after {pages} pages; the next pass carries on from what is stored"
+                )
+            tokens.add(next_token)
 
     def _backoff(self, attempt: int) -> float:
         return min(BACKOFF_FIRST * 2**attempt, BACKOFF_CAP, self.settings.x.max_wait_seconds)
@@ -342,6 +439,13 @@ class XSource(Source):
         return page
 
 
+def _post_ids(page: Page) -> set[str]:
+    data = page.get("data")
+    if not isinstance(data, list):
+        return set()
+    return {str(i["id"]) for i in data if isinstance(i, dict) and i.get("id") is not None}
+
+
 class _Retry(Exception):
     """A failure a retry can fix: what went wrong, and the seconds to wait before trying again."""
 
@@ -391,6 +495,10 @@ class XArchiveSource(XSource):
     Its checkpoint is per date range, so an interrupted backfill of the same range
     resumes and a repeated one reads only posts newer than it stored.
     """
+
+    # full-archive search may answer a sparse stretch of time with empty pages that carry
+    # a next_token: allow more of them in a row than recent search ever sends
+    idle_limit = 5 * MAX_IDLE_PAGES
 
     def __init__(
         self,

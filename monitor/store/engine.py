@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
@@ -19,13 +20,61 @@ from sqlalchemy.engine import Connection, make_url
 from monitor.errors import ConfigError, DatabaseError
 from monitor.store.schema import create_schema
 
+# query parameters of a database URL that can carry a credential (libpq's password,
+# sslpassword, a token of a cloud IAM plugin ...)
+_SECRET_PARAM = re.compile(r"(?i)pass|secret|token|key|credential")
+MASK = "***"
+
+
+def _split_secrets(url: str) -> tuple[str, list[str]]:
+    """Return ``url`` with every secret masked, and the secrets (raw and decoded) found.
+
+    Read as text, not with SQLAlchemy's parser: a password holding an unescaped ``@``
+    parses as part of the host there, and would be shown. Everything between ``://``
+    and the last ``@`` but the user name is the password; a query parameter named like
+    a secret (``?password=``) is one too.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, []
+    secrets: list[str] = []
+    at = rest.rfind("@")
+    if at >= 0:
+        userinfo = rest[:at]
+        user, colon, password = userinfo.partition(":")
+        if colon or "@" in userinfo:
+            secrets += [password or userinfo, *re.split(r"[@:/]", userinfo)[1:]]
+            shown_user = user if colon and "@" not in user else ""
+            rest = (f"{shown_user}:" if shown_user else "") + MASK + rest[at:]
+    head, question, query = rest.partition("?")
+    if question:
+        params = []
+        for pair in query.split("&"):
+            key, eq, value = pair.partition("=")
+            if eq and _SECRET_PARAM.search(unquote(key)):
+                secrets.append(value)
+                pair = f"{key}={MASK}"
+            params.append(pair)
+        rest = head + "?" + "&".join(params)
+    found = [v for s in secrets if len(s) >= 2 for v in {s, unquote(s)}]
+    return f"{scheme}://{rest}", sorted(set(found), key=len, reverse=True)
+
 
 def display_url(url: str) -> str:
-    """Return the URL with any password masked, safe to print."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa_exc.ArgumentError:
-        return "(unparseable URL)"
+    """Return the URL with every part that can hold a secret masked, safe to print."""
+    return _split_secrets(url)[0]
+
+
+def url_has_secret(url: str) -> bool:
+    """Return True when the URL holds a password or a secret-like query parameter."""
+    return bool(_split_secrets(url)[1]) or display_url(url) != url
+
+
+def scrub(text: str, url: str) -> str:
+    """Return ``text`` (a driver's error) with every secret of ``url`` masked."""
+    for secret in _split_secrets(url)[1]:
+        text = text.replace(secret, MASK)
+    return text
 
 
 def _normalised_url(url: str):
@@ -78,16 +127,21 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         try:
             create_schema(engine)
         except sa_exc.SQLAlchemyError as exc:
-            raise unreachable(engine, exc) from None
+            raise unreachable(engine, exc, url) from None
     return engine
 
 
-def unreachable(engine: Engine, exc: Exception) -> DatabaseError:
-    """Return the one-line error for a database that cannot be used."""
+def unreachable(engine: Engine, exc: Exception, url: str | None = None) -> DatabaseError:
+    """Return the one-line error for a database that cannot be used, secrets masked.
+
+    ``url`` is the URL as given: a resolver error about a password's unescaped ``@``
+    quotes its tail as a host name, which the parsed ``engine.url`` no longer marks.
+    """
+    raw = url or engine.url.render_as_string(hide_password=False)
     detail = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    first = detail[0] if detail else type(exc).__name__
+    first = scrub(detail[0] if detail else type(exc).__name__, raw)
     return DatabaseError(
-        f"cannot use database {display_url(str(engine.url))}: {first}; "
+        f"cannot use database {display_url(raw)}: {first}; "
         "check --database, HASHMON_DATABASE_URL or [database] url"
     )
 
