@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
-from monitor.moderation import post_id_of, username_of
+from monitor.handles import post_id_of, username_of
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from monitor.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, parse_settings
 from monitor.errors import ConfigError, UsageError
-from monitor.moderation import post_id_of, username_of
+from monitor.handles import post_id_of, username_of
 
 MODERATION_KEYS = ("hide_posts", "hide_accounts", "exclude_posts", "exclude_accounts")
 _HEADER = re.compile(r"^\s*\[\s*moderation\s*\]\s*(#.*)?$")

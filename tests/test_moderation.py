@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from jobs.cli import cli, main
 from monitor.archive import import_files
 from monitor.config import Moderation, Settings, load_settings
-from monitor.moderation import post_id_of, username_of
+from monitor.handles import post_id_of, username_of
 from reports.build import write_summary_report
 from reports.html import post_excerpt
 from tests.test_stats import _real
