@@ -32,7 +32,7 @@ from monitor.store.engine import make_engine
 from monitor.store.schema import CollectionRun
 from monitor.store.sends import EmailSend, Send, record_send
 from monitor.times import utc_text
-from reports.mail.digest import addressed
+from reports.mail.messages import addressed
 from reports.mail.smtp import send, server_name
 
 log = logging.getLogger(__name__)

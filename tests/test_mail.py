@@ -12,6 +12,7 @@ import asyncio
 import base64
 import email
 import email.policy
+import html
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ from jobs.demo import DEMO_DB
 PASSWORD = "s3cret-Pa55word-for-tests"
 USER = "hashmon"
 DAY = "2017-06-14"  # day 3 of 5
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TEAM = ["team@example.org", "boss@example.org"]
 REFUSED = "nobody@example.org"
 FIVE_MB = 5 * 1024 * 1024
@@ -161,6 +163,9 @@ def write_config(path: Path, port: int, **email: Any) -> Path:
         "value = 10000000",
         "[source]",
         'kind = "simulated"',
+        # the demo's example lists: some supporters of the simulated week stay silent
+        "[stakeholders]",
+        f"supporters = {json.dumps(str(EXAMPLES / 'supporters.csv'))}",
         "[email]",
     ] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -264,6 +269,15 @@ def test_daily_digest_over_starttls_with_login_arrives_whole_with_the_stats_figu
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert "<script" not in page.lower()
     assert not re.search(r'(src|href)="(?!cid:|https://x\.com/)', page)  # nothing loaded
+    # the supporters not heard from on the day, as the report's JSON lists them (the demo's
+    # example lists have silent ones), so the team can nudge them
+    report = json.loads((out_dir / f"daily-{DAY}.json").read_text(encoding="utf-8"))
+    silent = report["stakeholders"]["silent"]
+    assert silent
+    said = f"Supporters not heard from yet ({len(silent)} of "
+    assert said in text and said in page
+    for name in silent:
+        assert name in text and html.escape(name) in page
     attachments = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
     assert set(attachments) == {f"daily-{DAY}.pdf", f"daily-{DAY}.xlsx"}
     assert attachments[f"daily-{DAY}.pdf"].startswith(b"%PDF")

@@ -5,8 +5,8 @@ from reports.mail.digest import (
     WrittenReport,
     digest_message,
     read_written_report,
-    trial_message,
 )
+from reports.mail.messages import trial_message
 from reports.mail.smtp import send
 
 __all__ = [

@@ -15,12 +15,12 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Email
 from monitor.errors import HashmonError
+from reports.mail.messages import addressed
 
 METRIC_WORDS = {
     "posts": "posts",
@@ -245,6 +245,16 @@ def coverage_line(data: dict[str, Any]) -> str:
     return "Coverage: " + "; ".join(parts) + "."
 
 
+def silent_line(data: dict[str, Any]) -> str | None:
+    """Return who of the supporters has not posted in the report's period, or None."""
+    s = data.get("stakeholders") or {}
+    silent = [one_line(name, 80) for name in s.get("silent") or ()]
+    total = len(s.get("supporters") or ())
+    if not silent:
+        return None
+    return f"Supporters not heard from yet ({len(silent)} of {total}): " + ", ".join(silent) + "."
+
+
 def top_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
     return list(data.get("top_posts") or [])[:TOP_POSTS]
 
@@ -289,6 +299,7 @@ def plain_text(report: WrittenReport) -> str:
             if safe_url(p.get("url")):
                 lines.append(f"     {p['url']}")
         lines.append("")
+    lines += [line for line in (silent_line(data), "") if line is not None]
     lines += [coverage_line(data), ""]
     if report.attachments:
         lines.append("Attached: " + ", ".join(p.name for p in report.attachments) + ".")
@@ -375,6 +386,8 @@ def html_body(report: WrittenReport, cids: dict[Path, str]) -> str:
             f'<img src="cid:{_e(cid)}" alt="{_e(one_line(chart.get("alt") or "", 600))}" '
             f'width="600" style="display:block;width:100%;max-width:600px;height:auto;border:0;">'
         )
+    if silent := silent_line(data):
+        out.append(f'<p style="{_FONT}font-size:14px;">{_e(silent)}</p>')
     out.append(f'<p style="{_FONT}font-size:12px;color:#555555;">{_e(coverage_line(data))}</p>')
     if report.attachments:
         names = ", ".join(p.name for p in report.attachments)
@@ -389,19 +402,6 @@ _TYPES = {
     ".pdf": ("application", "pdf"),
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
 }
-
-
-def addressed(email: Email, subject_line: str) -> EmailMessage:
-    """Return an empty message with the configured sender, recipients and ``subject_line``."""
-    msg = EmailMessage()
-    msg["Subject"] = subject_line
-    msg["From"] = email.sender
-    msg["To"] = ", ".join(email.to)
-    if email.cc:
-        msg["Cc"] = ", ".join(email.cc)
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=email.sender.rsplit("@", 1)[-1])
-    return msg
 
 
 def digest_message(
@@ -435,15 +435,4 @@ def digest_message(
         msg.add_attachment(
             path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
         )
-    return msg
-
-
-def trial_message(email: Email, when: dt.datetime | None = None) -> EmailMessage:
-    """Return the short message ``hashmon email-test`` sends."""
-    moment = (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    msg = addressed(email, one_line(f"{email.subject_prefix} hashmon e-mail test".strip()))
-    msg.set_content(
-        f"This is a test from hashmon, sent {moment}.\n\n"
-        "If you can read it, daily digests and alerts will reach this address.\n"
-    )
     return msg
