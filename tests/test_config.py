@@ -163,8 +163,8 @@ BAD = {
     ),
     "empty-hashtag": (
         '[campaign]\nhashtags = ["#"]\n',
-        '[campaign] hashtags = ["#"]: expected names like IMHAW17 or first1001days, '
-        "not an empty one",
+        """[campaign] hashtags = ["#"]: '#' is not one hashtag: expected letters, digits and _ """
+        "only, like IMHAW17 (one term per entry, no spaces or search operators)",
     ),
     "hashtags-not-a-list": (
         '[campaign]\nhashtags = "IMHAW17"\n',
