@@ -358,5 +358,5 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
         if kind == "sqlite":
             shutil.rmtree(config.parent)
     print(tally.line())
-    assert tally.killed >= kills * 0.6, tally.line()
+    assert tally.killed >= kills * 0.3, tally.line()  # a loaded CI machine saw 4 of 10 land mid-run
     assert (tally.lost, tally.doubled) == (0, 0)
