@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import logging
 import math
 import os
@@ -327,7 +328,9 @@ class Email(_Section):
     @model_validator(mode="after")
     def _safe(self) -> Email:
         if not self.to:
-            raise ValueError("give at least one address in email.to")
+            raise ValueError(
+                '[email] to = []: give at least one address, e.g. to = ["team@example.org"]'
+            )
         if self.security == "none" and self.host not in LOOPBACK_HOSTS:
             raise ValueError(
                 'security = "none" is allowed only for 127.0.0.1, ::1 or localhost: the '
@@ -441,7 +444,9 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # as TOML escapes it: a line break or a control character stays one visible escape,
+        # so the error is one line and a value cannot write its own lines
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dt.time):
