@@ -298,7 +298,6 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
     tmp_path: Path, archive_files: list[Path], kind: str, start: int, stop: int
 ) -> None:
     tally = Tally(f"import/{kind} trials {start}-{stop - 1}")
-    kills = stop - start
     env = x_env("http://127.0.0.1:9")  # never used: import reads files only
     args = ["import", *map(str, archive_files)]
 
