@@ -10,17 +10,20 @@ databases that agree on both report the same numbers.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
-from jobs.cli import cli
-from monitor.config import API_BASE_ENV, CONFIG_ENV, DATABASE_ENV
+from jobs.cli import cli, main
+from monitor.config import API_BASE_ENV, CONFIG_ENV, DATABASE_ENV, DEFAULTS_NOTICE
 from monitor.sources.x import TOKEN_ENV
 from tests.xapi import TOKEN
 
@@ -191,3 +194,36 @@ def cli_main(args: list[str]) -> int:
                 root.removeHandler(handler)
         root.setLevel(level)
     return 0
+
+
+# --- the CLI in this process ---------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No override from the environment, no ./hashmon.toml, and no log handler left behind.
+
+    Autouse where imported: a test module of CLI runs imports it by name.
+    """
+    for name in (CONFIG_ENV, DATABASE_ENV, API_BASE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_hashmon", False):
+            root.removeHandler(handler)
+
+
+def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run ``hashmon ARGS`` through ``main``; return (exit status, standard error).
+
+    Without a config file every command first says it runs on the defaults (tested
+    apart): that one line is left out, so the error line is what remains.
+    """
+    with pytest.raises(SystemExit) as caught:
+        main(list(args))
+    err = capsys.readouterr().err
+    return caught.value.code, err.replace(f"note: {DEFAULTS_NOTICE}\n", "", 1)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from monitor.config import DEFAULTS_NOTICE, load_settings
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
 from reports.stats import stats_object
+from tests.harness import fails, isolated  # noqa: F401 - isolated: an autouse fixture
 
 JSONL = Path(__file__).parent / "fixtures" / "x-api-v2" / "twarc2-jsonl"
 SEARCH = JSONL / "twarc2sql__search_example.jsonl"
@@ -43,21 +42,6 @@ value = 400000
 """
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No override from the environment, no ./hashmon.toml, and no log handler left behind."""
-    monkeypatch.delenv("HASHMON_CONFIG", raising=False)
-    monkeypatch.delenv("HASHMON_DATABASE_URL", raising=False)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    yield
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_hashmon", False):
-            root.removeHandler(handler)
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'x.db'}"
@@ -75,15 +59,6 @@ def run(*args: str) -> Result:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
-
-
-def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """Run ``hashmon ARGS`` through ``main``; return (exit status, standard error)."""
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    err = capsys.readouterr().err
-    # without a config file every command first says it runs on the defaults (tested apart)
-    return caught.value.code, err.removeprefix(f"note: {DEFAULTS_NOTICE}\n")
 
 
 def stored(url: str) -> dict[str, int]:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from jobs.cli import cli, main
+from jobs.cli import cli
 from jobs.inert import inert, inert_json
 from jobs.schedule import JOBSTORE_TABLE, build_scheduler, job_arguments
 from monitor.config import DATABASE_ENV, Database, Settings
@@ -25,34 +23,11 @@ from monitor.errors import DatabaseError
 from monitor.store.engine import display_url, make_engine, url_has_secret
 from reports.html import SIMULATED_MARK, real_reports
 from tests.conftest import make_db_url
+from tests.harness import fails, isolated  # noqa: F401 - isolated: an autouse fixture
 from tests.test_hostile_server import HostileServer
 from tests.xapi import TOKEN
 
 SECRET = "hunter2-Sekrit"
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("HASHMON_CONFIG", DATABASE_ENV, "HASHMON_X_API_BASE"):
-        monkeypatch.delenv(name, raising=False)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    yield
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_hashmon", False):
-            root.removeHandler(handler)
-
-
-def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    # the one-time "note: no config file found" is not the error line: leave it out
-    err = capsys.readouterr().err
-    return caught.value.code, "".join(
-        line for line in err.splitlines(keepends=True) if not line.startswith("note: ")
-    )
 
 
 # --- (7) a database password is never printed or stored ---------------------------------

@@ -5,41 +5,16 @@ and dates. Each is refused in one line naming the key, exit 2, before anything i
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli, main
+from jobs.cli import cli
 from monitor.config import Campaign, Settings, load_settings
 from monitor.store.engine import make_engine
 from reports.definitions import definitions
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("HASHMON_CONFIG", "HASHMON_DATABASE_URL", "HASHMON_X_API_BASE"):
-        monkeypatch.delenv(name, raising=False)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    yield
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_hashmon", False):
-            root.removeHandler(handler)
-
-
-def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    # the one-time "note: no config file found" is not the error line: leave it out
-    err = capsys.readouterr().err
-    return caught.value.code, "".join(
-        line for line in err.splitlines(keepends=True) if not line.startswith("note: ")
-    )
+from tests.harness import fails, isolated  # noqa: F401 - isolated: an autouse fixture
 
 
 def config_file(tmp_path: Path, body: str) -> str:

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from monitor.errors import ConfigError
 from monitor.stakeholder_lists import DECISION_MAKERS, SUPPORTERS, Stakeholder, handle_username
 from monitor.stakeholder_lists import read_list as read
 from reports.stakeholders import stakeholders_object
+from tests.harness import isolated  # noqa: F401 - isolated: an autouse fixture
 from tests.test_stats import (
     ENGAGEMENT,
     _matches,
@@ -368,21 +368,6 @@ timezone = "Europe/Moscow"
 supporters = "{supporters}"
 decision_makers = "{makers}"
 """
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No override from the environment, no ./hashmon.toml, and no log handler left behind."""
-    monkeypatch.delenv("HASHMON_CONFIG", raising=False)
-    monkeypatch.delenv("HASHMON_DATABASE_URL", raising=False)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    yield
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_hashmon", False):
-            root.removeHandler(handler)
 
 
 @pytest.fixture
