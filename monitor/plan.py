@@ -192,14 +192,17 @@ def _with_advice(
         return f
     s = settings.schedule
     advice: list[str] = []
+
+    def trial(**schedule: Any) -> Forecast:
+        """The forecast with these [schedule] settings changed."""
+        changed = settings.model_copy(update={"schedule": s.model_copy(update=schedule)})
+        return forecast_quiet(changed, f.posts, retweet_share, profile)
+
     # fewer refreshes first (counts are fresher only between refreshes), then a shorter
     # refresh window (older posts' counts stop moving when they stop being refreshed)
     periodic = s.refresh_metrics_every_minutes
     for every in (periodic * m for m in (2, 3, 4, 6) if periodic):
-        trial = settings.model_copy(
-            update={"schedule": s.model_copy(update={"refresh_metrics_every_minutes": every})}
-        )
-        g = forecast_quiet(trial, f.posts, retweet_share, profile)
+        g = trial(refresh_metrics_every_minutes=every)
         if g.share <= 1.0:
             advice.append(
                 f"set [schedule] refresh_metrics_every_minutes = {every}: {g.reads:,} reads, "
@@ -209,14 +212,7 @@ def _with_advice(
             )
             break
     if s.refresh_before_reports and not advice:
-        trial = settings.model_copy(
-            update={
-                "schedule": s.model_copy(
-                    update={"refresh_before_reports": False, "refresh_metrics_every_minutes": 0}
-                )
-            }
-        )
-        g = forecast_quiet(trial, f.posts, retweet_share, profile)
+        g = trial(refresh_before_reports=False, refresh_metrics_every_minutes=0)
         if g.share <= 1.0:
             advice.append(
                 f"set [schedule] refresh_before_reports = false (and no periodic refresh): "
@@ -226,10 +222,7 @@ def _with_advice(
     for hours in (24, 12, 6):
         if not periodic or hours >= s.refresh_metrics_for_hours:
             continue
-        trial = settings.model_copy(
-            update={"schedule": s.model_copy(update={"refresh_metrics_for_hours": hours})}
-        )
-        g = forecast_quiet(trial, f.posts, retweet_share, profile)
+        g = trial(refresh_metrics_for_hours=hours)
         if g.share <= 1.0:
             advice.append(
                 f"set [schedule] refresh_metrics_for_hours = {hours}: {g.reads:,} reads, "
