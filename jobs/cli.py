@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import click
 from sqlalchemy import exc as sa_exc
@@ -102,6 +104,30 @@ def import_(app: App, skip_bad_lines: bool, paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+def _show_figures(
+    app: App,
+    compute: Callable[..., dict[str, Any]],
+    table: str,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    as_json: bool,
+) -> None:
+    """Compute a figures object over one snapshot; print it as JSON or as a terminal table
+    (``table`` names the function of jobs.terminal that draws it)."""
+    try:
+        with snapshot(app.engine) as conn:
+            obj = compute(conn, app.settings, date_from, date_to)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; give --from on or before --to") from None
+    if as_json:
+        # names and texts come from outside: JSON escapes C0 controls, inert_json the rest
+        click.echo(inert_json(json.dumps(obj, indent=2, ensure_ascii=False)))
+    else:
+        from jobs import terminal  # rich: only for the terminal tables
+
+        getattr(terminal, table)(obj)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--from", "date_from", type=DATE, help="First local date (default: campaign.start).")
@@ -117,17 +143,7 @@ def stats(app: App, as_json: bool, date_from: dt.date | None, date_to: dt.date |
     """
     from reports.stats import stats_object
 
-    try:
-        with snapshot(app.engine) as conn:
-            obj = stats_object(conn, app.settings, date_from, date_to)
-    except ValueError as exc:
-        raise UsageError(f"{exc}; give --from on or before --to") from None
-    if as_json:
-        click.echo(inert_json(json.dumps(obj, indent=2, ensure_ascii=False)))
-    else:
-        from jobs.terminal import stats_table  # rich: only for the terminal table
-
-        stats_table(obj)
+    _show_figures(app, stats_object, "stats_table", date_from, date_to, as_json)
 
 
 def _moderate(app: App, action: str, refs: tuple[str, ...]) -> None:
@@ -194,17 +210,7 @@ def stakeholders(
     """
     from reports.stakeholders import stakeholders_object
 
-    try:
-        with snapshot(app.engine) as conn:
-            obj = stakeholders_object(conn, app.settings, date_from, date_to)
-    except ValueError as exc:
-        raise UsageError(f"{exc}; give --from on or before --to") from None
-    if as_json:
-        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
-    else:
-        from jobs.terminal import stakeholders_table  # rich: only for the terminal
-
-        stakeholders_table(obj)
+    _show_figures(app, stakeholders_object, "stakeholders_table", date_from, date_to, as_json)
 
 
 @cli.command()
