@@ -10,6 +10,15 @@ import click
 
 from jobs.cli_app import DATE, App, pass_app
 
+# the options both report commands take
+OUT = click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
+EMAIL = click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
+SHAREABLE = click.option(
+    "--shareable",
+    is_flag=True,
+    help="The shareable version: private individuals neither named nor quoted.",
+)
+
 
 def _write_report(
     app: App,
@@ -69,13 +78,9 @@ def report() -> None:
     type=DATE,
     help="Local date (default: today during the campaign, its last day after it).",
 )
-@click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
-@click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
-@click.option(
-    "--shareable",
-    is_flag=True,
-    help="The shareable version: private individuals neither named nor quoted.",
-)
+@OUT
+@EMAIL
+@SHAREABLE
 @pass_app
 def daily(app: App, day: dt.date | None, out: str | None, email: bool, shareable: bool) -> None:
     """Write the daily report: the day, the week to date, progress against the baseline.
@@ -92,14 +97,10 @@ def daily(app: App, day: dt.date | None, out: str | None, email: bool, shareable
 
 
 @report.command()
-@click.option("--out", metavar="DIR", help="Output folder (default: [reports] out_dir).")
-@click.option("--email", is_flag=True, help="Then e-mail its digest to [email] to and cc.")
+@OUT
+@EMAIL
 @click.option("--pack", is_flag=True, help="Also write the impact pack: a zip a funder can verify.")
-@click.option(
-    "--shareable",
-    is_flag=True,
-    help="The shareable version: private individuals neither named nor quoted.",
-)
+@SHAREABLE
 @pass_app
 def summary(app: App, out: str | None, email: bool, pack: bool, shareable: bool) -> None:
     """Write the end-of-week impact summary: the whole window against the baseline.
