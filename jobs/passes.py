@@ -320,6 +320,15 @@ def refresh_before_report(
         return None
 
 
+def _with_endings(line: str, result: PassResult | RefreshResult) -> str:
+    """End a pass's line with what it skipped and why it stopped early, if it did."""
+    if result.skipped:
+        line += f"; skipped {result.skipped} unusable item(s) (hashmon status shows the first)"
+    if result.stopped_early:
+        line += f"; {result.stopped_early}"
+    return line
+
+
 def describe_pass(result: PassResult) -> str:
     """Return one line saying what a collect or backfill pass did (for the CLI)."""
     line = (
@@ -328,11 +337,7 @@ def describe_pass(result: PassResult) -> str:
     )
     if result.gap is not None:
         line += f"; gap recorded from {result.gap[0] or '?'} to {result.gap[1] or '?'}"
-    if result.skipped:
-        line += f"; skipped {result.skipped} unusable item(s) (hashmon status shows the first)"
-    if result.stopped_early:
-        line += f"; {result.stopped_early}"
-    return line
+    return _with_endings(line, result)
 
 
 def describe_refresh(result: RefreshResult) -> str:
@@ -343,8 +348,4 @@ def describe_refresh(result: RefreshResult) -> str:
     )
     if result.gone:
         line += f"; {result.gone} deleted or withheld since (their text erased)"
-    if result.skipped:
-        line += f"; skipped {result.skipped} unusable item(s) (hashmon status shows the first)"
-    if result.stopped_early:
-        line += f"; {result.stopped_early}"
-    return line
+    return _with_endings(line, result)
