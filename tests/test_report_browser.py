@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,115 @@ def test_hostile_posts_stay_text_in_chromium(sqlite_engine: Engine, tmp_path: Pa
     assert not [tag for tag, _ in scan.tags if tag == "script"]
     assert not [a for _, attrs in scan.tags for a in attrs if a.startswith("on")]
     assert "<script>alert(1)</script>" in "".join(scan.text)  # shown as text
+
+
+class _Rows(HTMLParser):
+    """The rows a page marks with ``data-supporter`` or ``data-decision-maker``, as the
+    text of their cells, and the headings inside the decision makers section in order."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: dict[str, list[tuple[str, list[str]]]] = {"supporter": [], "maker": []}
+        self.roles: list[str] = []
+        self.silent: list[str] = []
+        self._row: tuple[str, str, list[str]] | None = None
+        self._cell: list[str] | None = None
+        self._section: str | None = None
+        self._in: str | None = None  # "h3" or "li" while inside one of interest
+        self._text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self._section = a.get("id")
+        elif tag == "tr" and a.get("data-supporter"):
+            self._row = ("supporter", a["data-supporter"] or "", [])
+        elif tag == "tr" and a.get("data-decision-maker"):
+            self._row = ("maker", a["data-decision-maker"] or "", [])
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+        elif (tag == "h3" and self._section == "decision-makers") or (
+            tag == "li" and self._section == "supporters"
+        ):
+            self._in, self._text = tag, []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row[2].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            kind, name, cells = self._row
+            self.rows[kind].append((name, cells))
+            self._row = None
+        elif tag == self._in:
+            (self.roles if tag == "h3" else self.silent).append("".join(self._text).strip())
+            self._in = None
+        elif tag == "section":
+            self._section = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in is not None:
+            self._text.append(data)
+
+
+def test_the_stakeholder_sections_render_in_chromium_with_the_independent_figures(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """Supporters active (with days, posts, impressions, engagements) then silent, and
+    decision makers by role with their status, as Chromium lays the page out; every number
+    is the independent computation's (tests/test_stakeholders.py's oracle on a real archive).
+    """
+    from monitor.archive import import_files
+    from tests.test_stakeholders import (
+        LISTS,
+        MAKERS_WANT,
+        SEARCH,
+        SETTINGS,
+        SUPPORTERS_WANT,
+        stakeholders_oracle,
+        with_lists,
+    )
+
+    chromium = _chromium()
+    import_files(sqlite_engine, [SEARCH])
+    settings = with_lists(SETTINGS, LISTS / "supporters.csv", LISTS / "decision_makers.csv")
+    out = tmp_path / "reports"
+    write_summary_report(sqlite_engine, settings, out, now=NOW)
+    page = next(out.glob("summary-*.html"))
+    dumped = _run(chromium, tmp_path / "profile", "--dump-dom", page.as_uri())
+    assert _console(dumped.stderr) == []
+    got = _Rows(dumped.stdout)
+
+    want = stakeholders_oracle(
+        SETTINGS, SUPPORTERS_WANT, MAKERS_WANT, SETTINGS.campaign.start, SETTINGS.campaign.end
+    )
+    active = [s for s in want["supporters"] if s["posts"]]
+    assert [name for name, _ in got.rows["supporter"]] == [s["name"] for s in active]
+    for (_, cells), s in zip(got.rows["supporter"], active, strict=True):
+        days = ", ".join(s["days_active"])
+        numbers = [int(c.replace(",", "")) for c in cells[2:]]
+        assert cells[1] == days
+        assert numbers == [
+            s["posts"],
+            s["potential_impressions"],
+            s["engagements"],
+            s["hashtag_posts"],
+        ]
+    silent = [s for s in want["supporters"] if not s["posts"]]
+    assert [li.split(" (@")[0] for li in got.silent] == [s["name"] for s in silent]
+
+    # roles in list order, the engaged first within a role, each with its status
+    roles = list(dict.fromkeys(m["role"] or "(no role given)" for m in want["decision_makers"]))
+    assert got.roles == roles
+    by_name = {m["name"]: m for m in want["decision_makers"]}
+    assert sorted(name for name, _ in got.rows["maker"]) == sorted(by_name)
+    for name, cells in got.rows["maker"]:
+        m = by_name[name]
+        status = "engaged" if m["engaged"] else "mentioned only" if m["mentioned_in"] else "not yet"
+        numbers = [int(c.replace(",", "")) for c in cells[2:]]
+        assert cells[1] == status
+        assert numbers == [m["posts"], m["replies"], m["mentioned_in"], m["engagements"]]
+    assert {c[1] for _, c in got.rows["maker"]} == {"engaged", "mentioned only", "not yet"}
