@@ -10,7 +10,6 @@ bad row raises ConfigError naming the file, the row and the value.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,15 +17,10 @@ from typing import Any, NamedTuple
 
 from monitor.config import Settings
 from monitor.errors import ConfigError
+from monitor.handles import username_of
 
 SUPPORTERS = "supporters"
 DECISION_MAKERS = "decision_makers"
-_USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
-# an X profile address: scheme, www./mobile., the host, then the username
-_ADDRESS = re.compile(
-    r"(?:https?://)?(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/([^?#]*)(?:[?#].*)?",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -48,19 +42,12 @@ class Lists(NamedTuple):
 
 
 def handle_username(value: str) -> str | None:
-    """Return the casefolded username a handle means, or None if it is not a valid one.
-
-    ``@Name``, ``Name``, ``twitter.com/Name`` and ``x.com/Name`` (with or without
-    ``https://``, ``www.`` or ``mobile.``, a trailing ``/`` or a ``?query``) all mean
-    ``name``.
-    """
-    text = value.strip()
-    address = _ADDRESS.fullmatch(text)
-    if address:
-        text = address.group(1)
-        text = text[:-1] if text.endswith("/") else text
-    text = text.removeprefix("@")
-    return text.casefold() if _USERNAME.fullmatch(text) else None
+    """Return the casefolded username a handle means (monitor.handles: every form METRICS.md
+    names), or None if it is not a valid one."""
+    try:
+        return username_of(value)
+    except ValueError:
+        return None
 
 
 def _cell(value: Any) -> str:
