@@ -315,3 +315,45 @@ def test_budget_alerts_go_by_email_at_50_80_and_100_percent_once_each_across_a_r
     )
     assert sends_summary(engine)["last_alert"]["kind"] == "alert"
     engine.dispose()
+
+
+def test_a_budget_alert_the_server_refused_is_retried_after_its_pause_and_sent_once(
+    sqlite_url: str, fake_x, tmp_path
+) -> None:
+    from jobs import passes
+    from monitor.config import load_settings
+    from monitor.sources.x import XSource
+    from tests.xapi import TOKEN
+
+    port = _free_port()  # the server is down at first
+    config = tmp_path / "hashmon.toml"
+    config.write_text(
+        BILLING["cap"] + "[email]\n"
+        f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from = "hashmon@example.org"\nto = ["team@example.org"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(str(config), sqlite_url)
+    engine = make_engine(sqlite_url)
+    source = XSource(settings, TOKEN, sleep=lambda s: None)
+    passes.collect(settings, engine, source=source, now=DAY1)  # 500 of 1,000: 50 %
+    assert alerts.check_alerts(settings, engine, DAY1) == []
+    failed = sends_summary(engine)["failed"]
+    assert [(f["kind"], f["what"], f["fault"]) for f in failed] == [
+        ("budget", "2023-04 50 %", "connection")
+    ]
+    keeper = Keeper()
+    controller = Controller(keeper, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        # within the first pause (one minute) no new attempt; after it, one, then no more
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(seconds=30)) == []
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(minutes=2)) == [
+            "budget:50"
+        ]
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(minutes=3)) == []
+    finally:
+        controller.stop()
+    assert len(keeper.messages) == 1
+    assert sends_summary(engine)["last_alert"]["what"] == "2023-04 50 %"
+    engine.dispose()
