@@ -12,7 +12,10 @@ Sections, per corpus size: importing the twarc2 file (floor: bench/floor.py; has
 into SQLite and into PostgreSQL; peer: ``sqlite-utils insert`` of the same posts,
 flattened first, untimed); then, over the largest size's hashmon SQLite database, the
 week's figures (floor: one GROUP BY; ``hashmon stats --json``; ``hashmon report
-summary``; the naive pandas way).
+summary``; the naive pandas way). Last, ``cost`` (bench/cost.py): the simulated week's
+post reads and charged reads under the old and new refresh schedules, each report's
+engagements against the truth, ``hashmon plan``'s forecast. ``--only speed`` or
+``--only cost`` runs one part; ``--quick`` leaves cost out unless asked for by name.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from bench.corpus import OUT, ensure_corpus, parse_size, size_label
+from bench.cost import cost_section
 from bench.idle import measure_idle
 from bench.stakeholders import write_lists
 from monitor.config import Settings
@@ -464,32 +468,15 @@ def machine() -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="hashmon beside a plain-sqlite3 floor and sqlite-utils, on the same data.",
-    )
-    parser.add_argument("--sizes", default="100k,1m", help="corpus sizes (default 100k,1m)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per contender (1m: half)")
-    parser.add_argument("--quick", action="store_true", help="a 2k corpus, one run: a smoke test")
-    parser.add_argument("--out", type=Path, default=OUT, help="corpora, databases, logs")
-    parser.add_argument(
-        "--pg", default=PG_ADMIN, help="PostgreSQL admin URL, or 'none' (env HASHMON_BENCH_PG)"
-    )
-    parser.add_argument(
-        "--idle-seconds", type=float, default=20.0, help="sample an idle hashmon run (0: skip)"
-    )
-    args = parser.parse_args(argv)
-    sizes = [parse_size(s) for s in ("2k" if args.quick else args.sizes).split(",") if s]
-    runs = 1 if args.quick else max(1, args.runs)
-    out: Path = args.out.resolve()
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    settings = Settings()  # the built-in #IMHAW17 campaign: the simulator's and the CLI's
-
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    started = time.perf_counter()
+def speed_sections(
+    args: argparse.Namespace,
+    sizes: list[int],
+    runs: int,
+    out: Path,
+    settings: Settings,
+    say: Callable[[str], None],
+) -> list[str]:
+    """Run the speed sections (imports, the week's figures, idle) and return their lines."""
     pg: str | None = None
     pg_note = ""
     if args.pg.lower() != "none":
@@ -522,9 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(target ≤ 1 % and ≤ 150 MB: {'met' if cpu <= 1 and rss <= 150 else 'NOT met'}; "
             f"load {load:.2f})"
         )
-    lines = [
-        f"hashmon bench, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}",
-    ]
+    lines: list[str] = []
     for label, meta in corpora:
         lines.append(
             f"corpus {label}: {meta['posts']:,} posts, {meta['sightings']:,} sightings "
@@ -544,6 +529,45 @@ def main(argv: list[str] | None = None) -> int:
     if pg_note:
         lines.append(pg_note)
     lines += notes
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="hashmon beside a plain-sqlite3 floor and sqlite-utils, on the same data.",
+    )
+    parser.add_argument("--sizes", default="100k,1m", help="corpus sizes (default 100k,1m)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per contender (1m: half)")
+    parser.add_argument("--quick", action="store_true", help="a 2k corpus, one run: a smoke test")
+    parser.add_argument("--out", type=Path, default=OUT, help="corpora, databases, logs")
+    parser.add_argument(
+        "--pg", default=PG_ADMIN, help="PostgreSQL admin URL, or 'none' (env HASHMON_BENCH_PG)"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=20.0, help="sample an idle hashmon run (0: skip)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("speed", "cost"),
+        help="one part: speed (imports, the week's figures, idle) or cost (the simulated week)",
+    )
+    args = parser.parse_args(argv)
+    sizes = [parse_size(s) for s in ("2k" if args.quick else args.sizes).split(",") if s]
+    runs = 1 if args.quick else max(1, args.runs)
+    out: Path = args.out.resolve()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    settings = Settings()  # the built-in #IMHAW17 campaign: the simulator's and the CLI's
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    lines = [f"hashmon bench, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}"]
+    if args.only != "cost":
+        lines += speed_sections(args, sizes, runs, out, settings, say)
+    if args.only == "cost" or (args.only is None and not args.quick):
+        lines += ["", *cost_section(out / "cost", say)]
     lines.append(f"bench took {time.perf_counter() - started:.0f} s")
     print("\n".join(lines), flush=True)
     return 0

@@ -5,7 +5,8 @@ itself: the monthly cap or budget reached, the X token rejected, no successful c
 pass for ``[email] alert_after_minutes`` during the campaign, a scheduled report
 failed, and the database unreachable. Which alerts are open is read back from
 ``email_sends`` (so a restart does not alert twice); only "database" lives in memory,
-since then nothing can be read.
+since then nothing can be read. Besides, one message for each of the 50, 80 and 100 %
+thresholds of the month's cap or budget that passes recorded (jobs/budget_alerts.py).
 
 ``check_soon`` is the scheduler's hook: it hands the check to one background thread
 and returns at once, so no collect pass ever waits for an SMTP server, and the check
@@ -25,6 +26,7 @@ from email.message import EmailMessage
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs import budget_alerts
 from jobs.delivery import email_settings
 from monitor.config import Settings, load_settings
 from monitor.errors import DatabaseError, DeliveryError, HashmonError, db_detail
@@ -223,13 +225,25 @@ def _send(
     kind: str,
     now: dt.datetime | None = None,
 ) -> bool:
-    email = email_settings(settings)
     msg = alert_message(settings, finding, recovered=kind == "recovered")
+    return _deliver(settings, engine, msg, kind, finding.cause, now)
+
+
+def _deliver(
+    settings: Settings,
+    engine: Engine | None,
+    msg: EmailMessage,
+    kind: str,
+    what: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Hand ``msg`` to the SMTP server and record the attempt; return whether it was taken."""
+    email = email_settings(settings)
     entry = dict(
         kind=kind,
         subject=str(msg["Subject"]),
         server=server_name(email),
-        what=finding.cause,
+        what=what,
         recipients=len(email.recipients),
         size_bytes=len(msg.as_bytes()),
     )
@@ -238,7 +252,7 @@ def _send(
         ok, fault, message = True, None, None
     except DeliveryError as exc:
         ok, fault, message = False, exc.fault, str(exc)
-        log.warning("%s alert (%s) not sent: %s", kind, finding.cause, exc)
+        log.warning("%s alert (%s) not sent: %s", kind, what, exc)
     if engine is not None:
         try:
             record_send(
@@ -259,6 +273,7 @@ def check_alerts(settings: Settings, engine: Engine, now: dt.datetime | None = N
     try:
         current = findings(settings, engine, now)
         opened = open_alerts(engine)
+        thresholds = budget_alerts.pending(engine, now)
     except (SQLAlchemyError, DatabaseError) as exc:
         if not _database_open:
             finding = Finding(
@@ -286,6 +301,14 @@ def check_alerts(settings: Settings, engine: Engine, now: dt.datetime | None = N
             finding = Finding(cause, None, _CLEARED.get(cause, cause), "", "")
             if _send(settings, engine, finding, "recovered", now):
                 sent.append(f"recovered:{cause}")
+    # 50, 80, 100 % of the cap or budget: each once a month, nothing to recover from
+    for alert in thresholds:
+        what = budget_alerts.alert_key(alert)
+        msg = budget_alerts.budget_message(settings, alert)
+        if due(engine, what, budget_alerts.KIND, now) and _deliver(
+            settings, engine, msg, budget_alerts.KIND, what, now
+        ):
+            sent.append(f"budget:{alert.threshold}")
     return sent
 
 

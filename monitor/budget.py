@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from monitor.config import Settings
 from monitor.errors import PassStopped
@@ -32,7 +33,14 @@ from monitor.times import month_start, utc_text
 log = logging.getLogger(__name__)
 
 
-def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
+@contextmanager
+def _connected(bind: Engine | Connection) -> Iterator[Connection]:
+    """Yield a connection: the one given (a report's snapshot), or a new one of the engine."""
+    with bind.connect() if isinstance(bind, Engine) else nullcontext(bind) as conn:
+        yield conn
+
+
+def month_posts_read(engine: Engine | Connection, now: dt.datetime | None = None) -> int:
     """Return the posts read from the API this calendar month (UTC), by every kind of pass.
 
     A run still marked ``running`` (its process was killed) has no total yet; its
@@ -46,7 +54,7 @@ def month_posts_read(engine: Engine, now: dt.datetime | None = None) -> int:
         runs.started_at >= utc_text(first),
         runs.started_at < utc_text(following),
     )
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         finished = conn.execute(
             select(func.coalesce(func.sum(runs.posts_read), 0)).where(
                 *in_month, runs.status != "running"
@@ -72,10 +80,10 @@ def _month_days(now: dt.datetime | None) -> tuple[str, str]:
     return first.strftime("%Y-%m-%d"), following.strftime("%Y-%m-%d")
 
 
-def recorded_reads(engine: Engine, now: dt.datetime | None = None) -> tuple[int, int]:
+def recorded_reads(engine: Engine | Connection, now: dt.datetime | None = None) -> tuple[int, int]:
     """Return (post reads, distinct post and UTC day pairs) this month, from ``post_reads``."""
     first, following = _month_days(now)
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         reads, pairs = conn.execute(
             select(func.coalesce(func.sum(PostRead.reads), 0), func.count()).where(
                 PostRead.read_day >= first, PostRead.read_day < following
@@ -129,7 +137,7 @@ class Usage:
         return left
 
 
-def usage(settings: Settings, engine: Engine, now: dt.datetime | None = None) -> Usage:
+def usage(settings: Settings, engine: Engine | Connection, now: dt.datetime | None = None) -> Usage:
     """Return this month's usage. Reads are the runs' totals (as the cap has always
     counted them); charged reads come from ``post_reads``, recorded with every page."""
     reads = month_posts_read(engine, now)
@@ -183,6 +191,7 @@ class Alert:
     month: str
     threshold: int  # percent
     message: str
+    crossed_at: str = ""  # UTC, when a pass found it crossed
 
 
 def _alert_message(u: Usage, threshold: int) -> str:
@@ -221,12 +230,14 @@ def new_alerts(settings: Settings, engine: Engine, now: dt.datetime | None = Non
         for t in crossed:
             if t in done:
                 continue
-            alert = Alert(u.month, t, _alert_message(u, t))
+            alert = Alert(
+                u.month, t, _alert_message(u, t), utc_text(now or dt.datetime.now(dt.UTC))
+            )
             conn.execute(
                 insert(BudgetAlert).values(
                     month=u.month,
                     threshold=t,
-                    crossed_at=utc_text(now or dt.datetime.now(dt.UTC)),
+                    crossed_at=alert.crossed_at,
                     message=alert.message,
                 )
             )
@@ -236,16 +247,17 @@ def new_alerts(settings: Settings, engine: Engine, now: dt.datetime | None = Non
     return fresh
 
 
-def month_alerts(engine: Engine, now: dt.datetime | None = None) -> list[Alert]:
-    """Return the alerts recorded this month, lowest threshold first (for ``status``)."""
+def month_alerts(engine: Engine | Connection, now: dt.datetime | None = None) -> list[Alert]:
+    """Return the alerts recorded this month, lowest threshold first (for ``status``, the
+    reports and the e-mail alerts)."""
     month = month_start(now).strftime("%Y-%m")
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         rows = conn.execute(
-            select(BudgetAlert.threshold, BudgetAlert.message)
+            select(BudgetAlert.threshold, BudgetAlert.message, BudgetAlert.crossed_at)
             .where(BudgetAlert.month == month)
             .order_by(BudgetAlert.threshold)
         ).all()
-    return [Alert(month, r.threshold, r.message) for r in rows]
+    return [Alert(month, r.threshold, r.message, r.crossed_at) for r in rows]
 
 
 def spent(budget: int | None, read: int) -> str | None:

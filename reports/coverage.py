@@ -1,4 +1,5 @@
-"""How complete a report's data is: collection runs, failures, gaps, hours without a run."""
+"""How complete a report's data is: collection runs, failures, gaps, hours without a run,
+and (for X) the month's use of the post cap or budget, with the alert thresholds crossed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from monitor.budget import month_alerts, usage
 from monitor.config import Settings
 from monitor.times import (
     HOUR_US,
@@ -89,7 +91,7 @@ def collection_coverage(
         ),
         {"lo": lo_us, "hi": hi_us},
     ).scalar_one()
-    return {
+    out = {
         "posts": totals["posts"],
         "gone_posts": int(gone),
         "stored_posts": None,
@@ -106,6 +108,65 @@ def collection_coverage(
         "excluded_posts": totals["excluded_posts"],
         "moderation_lists": moderation_reasons(settings),
     }
+    if settings.source.kind == "x":  # the simulator costs nothing: no key, the demo unchanged
+        out["month_use"] = month_use(conn, settings, hi_us, now)
+    return out
+
+
+def month_use(conn: Connection, settings: Settings, hi_us: int, now: dt.datetime) -> dict[str, Any]:
+    """Return the month's reads and spend against the cap and budget, and the thresholds
+    crossed, as recorded when the report is written.
+
+    The month is the report's period's (UTC) if it has ended, else the current one: a
+    summary written in July about June shows June's use.
+    """
+    moment = min(now, from_epoch_us(hi_us - 1))
+    u = usage(settings, conn, moment)
+    return {
+        "month": u.month,
+        "billing": u.billing,
+        "posts_read": u.reads,
+        "monthly_post_cap": u.cap,
+        "share_of_cap": u.cap_share,
+        "charged_reads": u.charged,
+        "price_per_post_read": u.price,
+        "cost": u.spend,
+        "monthly_budget": u.budget,
+        "share_of_budget": u.budget_share,
+        "thresholds": [
+            {"threshold": a.threshold, "crossed_at": a.crossed_at}
+            for a in month_alerts(conn, moment)
+        ],
+    }
+
+
+def month_use_lines(c: dict[str, Any]) -> list[str]:
+    """Return what the coverage says of the month's use of the cap or budget (X only)."""
+    m = c.get("month_use")
+    if not m:
+        return []
+    month = dt.date.fromisoformat(m["month"] + "-01").strftime("%B %Y")
+    budget = (
+        f", {m['share_of_budget']:.1%} of [x] monthly_budget ({m['monthly_budget']:,.2f})"
+        if m["monthly_budget"] is not None
+        else ""
+    )
+    line = (
+        f"In {month} (UTC) hashmon had read {m['posts_read']:,} posts from X when this report "
+        f"was written, {m['share_of_cap']:.1%} of [x] monthly_post_cap "
+        f"({m['monthly_post_cap']:,}); {m['charged_reads']:,} charged reads under "
+        f"{m['billing']} billing cost {m['cost']:,.2f} at {m['price_per_post_read']:g} a "
+        f"post read{budget}."
+    )
+    crossed = [
+        f"{t['threshold']}% on {t['crossed_at'][:10]} at {t['crossed_at'][11:16]} UTC"
+        for t in m["thresholds"]
+    ]
+    if crossed:
+        line += f" Alert thresholds crossed this month: {'; '.join(crossed)}."
+    else:
+        line += " No alert threshold (50%, 80%, 100% of the cap or budget) was crossed this month."
+    return [line]
 
 
 def _entries(n: int, what: str, key: str) -> str:

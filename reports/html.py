@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from monitor.times import local_stamp
 from reports.charts import Chart, day_label, plural
-from reports.coverage import moderation_lines
+from reports.coverage import moderation_lines, month_use_lines
 from reports.definitions import definitions
 from reports.files import write_file
 from reports.format import (
@@ -89,6 +89,7 @@ def environment() -> Environment:
         clip=clip,
         post_excerpt=post_excerpt,
         moderation_lines=moderation_lines,
+        month_use_lines=month_use_lines,
         https_only=https_only,
         long_day=long_day,
         short_day=day_label,

@@ -36,7 +36,7 @@ from reportlab.platypus import (
 
 from monitor.times import local_stamp
 from reports.charts import Chart, plural
-from reports.coverage import moderation_lines
+from reports.coverage import moderation_lines, month_use_lines
 from reports.definitions import definitions
 from reports.files import write_file
 from reports.format import (
@@ -163,7 +163,7 @@ def coverage_lines(c: dict[str, Any]) -> list[str]:
         lines.append(
             "X reported impressions for none of these posts, so no impressions figure is given."
         )
-    return lines + moderation_lines(c)
+    return lines + month_use_lines(c) + moderation_lines(c)
 
 
 def _methodology(report: ReportData) -> list[Flowable]:

@@ -185,3 +185,175 @@ def test_the_scheduler_hook_returns_while_the_server_is_still_taking_the_alert(
     assert len(keeper.messages) == 1
     assert sends_summary(engine)["last_alert"]["what"] == "token"
     engine.dispose()
+
+
+# --- the 50, 80 and 100 % budget alerts ------------------------------------------------------
+
+# the recorded posts (tests/xapi.py) were created on 2023-04-07, 19:17-21:40 UTC
+DAY1 = dt.datetime(2023, 4, 8, 11, 0, tzinfo=dt.UTC)
+LIMIT = 1000  # the cap in reads, or the budget (5.00 at 0.005) in charged reads
+BILLING = {
+    "cap": '[x]\nbilling = "cap"\nmonthly_post_cap = 1000\n',
+    "pay-per-use": (
+        '[x]\nbilling = "pay-per-use"\nmonthly_post_cap = 1000000\nmonthly_budget = 5.0\n'
+    ),
+}
+# a restarted runner: a fresh process, nothing in memory, the same database
+RESTARTED = (
+    "import sys, datetime as dt\n"
+    "from jobs import alerts\n"
+    "from monitor.config import load_settings\n"
+    "from monitor.store.engine import make_engine\n"
+    "settings = load_settings(sys.argv[1], sys.argv[2])\n"
+    "engine = make_engine(settings.database.url)\n"
+    "print(alerts.check_alerts(settings, engine, dt.datetime.fromisoformat(sys.argv[3])))\n"
+)
+
+
+@pytest.fixture
+def fake_x():
+    import responses
+
+    from tests.xapi import FakeX, read_pages
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fx = FakeX(read_pages())
+        fx.register(rsps)
+        yield fx
+
+
+@pytest.mark.parametrize("billing", ["cap", "pay-per-use"])
+def test_budget_alerts_go_by_email_at_50_80_and_100_percent_once_each_across_a_restart(
+    billing: str, db_url: str, smtp, fake_x, tmp_path
+) -> None:
+    import subprocess
+    import sys
+
+    from sqlalchemy import func, select
+
+    from jobs import passes
+    from monitor.config import load_settings
+    from monitor.sources.x import XSource
+    from monitor.store.schema import Post
+    from tests.xapi import TOKEN
+
+    port, keeper = smtp
+    config = tmp_path / "hashmon.toml"
+    config.write_text(
+        BILLING[billing] + "[email]\n"
+        f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from = "hashmon@example.org"\nto = ["team@example.org"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(str(config), db_url)
+    engine = make_engine(db_url)
+
+    def source() -> XSource:
+        return XSource(settings, TOKEN, sleep=lambda s: None)
+
+    def refresh(now: dt.datetime):
+        return passes.refresh_metrics(settings, engine, dt.date(2023, 4, 7), now, source=source())
+
+    def subjects() -> list[str]:
+        return [
+            e.original_content.decode().split("Subject: ")[1].split("\n")[0]
+            for e in keeper.messages
+        ]
+
+    def due_now(charged: int, sent: set[int]) -> list[str]:
+        # independently of monitor.budget: the share of 1,000 charged reads, each once
+        return [
+            f"budget:{t}" for t in (50, 80, 100) if charged * 100 >= t * LIMIT and t not in sent
+        ]
+
+    passes.collect(settings, engine, source=source(), now=DAY1)  # 500 posts read: 50 %
+    assert keeper.messages == []  # the pass sends nothing itself: the alert check does
+    assert alerts.check_alerts(settings, engine, DAY1) == ["budget:50"]
+    assert alerts.check_alerts(settings, engine, DAY1) == []
+    restarted = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RESTARTED,
+            str(config),
+            db_url,
+            (DAY1 + dt.timedelta(minutes=5)).isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    assert restarted.stdout.strip() == "[]"  # 50 % went before the restart: not again
+    with engine.connect() as conn:
+        n = conn.execute(
+            select(func.count()).select_from(Post).where(Post.kind != "retweet")
+        ).scalar_one()
+    assert 100 < n < 500
+    charged, sent, now = 500, {50}, DAY1
+    if billing == "pay-per-use":  # a re-read the same UTC day is free: no new threshold
+        refresh(DAY1 + dt.timedelta(hours=2))
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(hours=2)) == []
+    while 100 not in sent:
+        # cap billing: every read counts, so re-read the same day; pay-per-use: a day later
+        now += dt.timedelta(minutes=10) if billing == "cap" else dt.timedelta(days=1)
+        refresh(now)  # the last one is cut where the cap or budget runs out
+        charged = min(charged + n, LIMIT)
+        expected = due_now(charged, sent)
+        assert alerts.check_alerts(settings, engine, now) == expected
+        sent |= {int(e.split(":")[1]) for e in expected}
+    assert charged == LIMIT and sent == {50, 80, 100}
+    # collection stops at 100 %: that is the cap alert, a cause of its own with a recovery
+    passes.collect(settings, engine, source=source(), now=now)
+    assert alerts.check_alerts(settings, engine, now) == ["alert:cap"]
+    assert alerts.check_alerts(settings, engine, now + dt.timedelta(hours=1)) == []
+    used = [s for s in subjects() if "of the month's X cap or budget used" in s]
+    assert [s.split("ALERT: ")[1].split(" ")[0] for s in used] == ["50", "80", "100"]
+    hundred = keeper.messages[len(used) - 1].original_content.decode()
+    assert (
+        "collection has stopped" in hundred and "100 % of the month's cap or budget used" in hundred
+    )
+    assert sends_summary(engine)["last_alert"]["kind"] == "alert"
+    engine.dispose()
+
+
+def test_a_budget_alert_the_server_refused_is_retried_after_its_pause_and_sent_once(
+    sqlite_url: str, fake_x, tmp_path
+) -> None:
+    from jobs import passes
+    from monitor.config import load_settings
+    from monitor.sources.x import XSource
+    from tests.xapi import TOKEN
+
+    port = _free_port()  # the server is down at first
+    config = tmp_path / "hashmon.toml"
+    config.write_text(
+        BILLING["cap"] + "[email]\n"
+        f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from = "hashmon@example.org"\nto = ["team@example.org"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(str(config), sqlite_url)
+    engine = make_engine(sqlite_url)
+    source = XSource(settings, TOKEN, sleep=lambda s: None)
+    passes.collect(settings, engine, source=source, now=DAY1)  # 500 of 1,000: 50 %
+    assert alerts.check_alerts(settings, engine, DAY1) == []
+    failed = sends_summary(engine)["failed"]
+    assert [(f["kind"], f["what"], f["fault"]) for f in failed] == [
+        ("budget", "2023-04 50 %", "connection")
+    ]
+    keeper = Keeper()
+    controller = Controller(keeper, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        # within the first pause (one minute) no new attempt; after it, one, then no more
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(seconds=30)) == []
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(minutes=2)) == [
+            "budget:50"
+        ]
+        assert alerts.check_alerts(settings, engine, DAY1 + dt.timedelta(minutes=3)) == []
+    finally:
+        controller.stop()
+    assert len(keeper.messages) == 1
+    assert sends_summary(engine)["last_alert"]["what"] == "2023-04 50 %"
+    engine.dispose()

@@ -273,3 +273,66 @@ def test_hashmon_plan_prints_the_forecast_as_json_and_says_what_to_change(
     assert f"post reads: {expected.reads:,}" in text_out and "to stay within it:" in text_out
     bad = CliRunner().invoke(cli, [*args[:3], "--posts", "-1"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_the_daily_reports_coverage_shows_the_months_use_and_the_thresholds_crossed(
+    engine: Engine, fake: FakeX, tmp_path
+) -> None:
+    import html
+    import json
+    import re
+
+    from pypdf import PdfReader
+
+    from monitor.config import Reports, Source
+    from reports.build import daily_report_data, write_report
+
+    # 800 charged reads' worth of budget; the posts' local day is 2023-04-07 (UTC)
+    settings = Settings(
+        campaign=Campaign(start=dt.date(2023, 4, 7), end=dt.date(2023, 4, 9), timezone="UTC"),
+        x=X(monthly_post_cap=10**6, monthly_budget=4.0),
+        reports=Reports(formats=("html", "pdf", "json")),
+    )
+    day2 = DAY1 + dt.timedelta(days=1)
+    passes.collect(settings, engine, source=x_source(settings), now=DAY1)
+    refresh(settings, engine, DAY1 + dt.timedelta(hours=1))  # the same UTC day: free
+    refresh(settings, engine, day2)  # 2023-04-09: charged again
+    # independently of monitor.budget: every sighting is an observation with its time
+    with engine.connect() as conn:
+        reads = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+        pairs = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM (SELECT DISTINCT post_id, substr(observed_at, 1, 10) "
+                "FROM observations) AS d"
+            )
+        ).scalar_one()
+    n = originals(engine)
+    assert (reads, pairs) == (500 + 2 * n, 500 + n)
+    # 500 charged after the collect (62.5 %: 50 % crossed then), 500 + n after the second day
+    crossed = ["50% on 2023-04-08 at 11:00 UTC"]
+    if (500 + n) * 100 >= 80 * 800:
+        crossed.append("80% on 2023-04-09 at 11:00 UTC")
+    expected = (
+        f"In April 2023 (UTC) hashmon had read {reads:,} posts from X when this report was "
+        f"written, {reads / 10**6:.1%} of [x] monthly_post_cap (1,000,000); {pairs:,} charged "
+        f"reads under pay-per-use billing cost {pairs * 0.005:,.2f} at 0.005 a post read, "
+        f"{pairs * 0.005 / 4.0:.1%} of [x] monthly_budget (4.00). Alert thresholds crossed "
+        f"this month: {'; '.join(crossed)}."
+    )
+    report = daily_report_data(
+        engine, settings, dt.date(2023, 4, 7), now=day2 + dt.timedelta(hours=1)
+    )
+    files = {p.suffix: p for p in write_report(report, tmp_path)}
+    page = html.unescape(" ".join(files[".html"].read_text(encoding="utf-8").split()))
+    assert expected in page
+    pdf = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(files[".pdf"]).pages)
+    assert re.sub(r"\s", "", expected) in re.sub(r"\s", "", pdf)  # lines wrap anywhere
+    use = json.loads(files[".json"].read_text(encoding="utf-8"))["coverage"]["month_use"]
+    assert (use["posts_read"], use["charged_reads"]) == (reads, pairs)
+    assert [t["threshold"] for t in use["thresholds"]] == [int(c[:2]) for c in crossed]
+    assert len(crossed) == 2  # the recorded posts hold 146 originals: 646 of 800 is 80.75 %
+
+    # the simulator costs nothing: its reports say nothing of a cap or budget
+    simulated = settings.model_copy(update={"source": Source(kind="simulated")})
+    quiet = daily_report_data(engine, simulated, dt.date(2023, 4, 7), now=day2)
+    assert "month_use" not in quiet.coverage

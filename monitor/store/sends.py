@@ -1,8 +1,9 @@
 """The record of e-mails sent: each digest, alert and test, whether the server took it.
 
-``hashmon status`` reads it to show the last digest and alert sent and any send that
-failed. The table holds no message body, no password: what was sent, to how many, when,
-through which server, and the fault class of a failure.
+``hashmon status`` reads it to show the last digest and alert sent (a budget alert at
+50, 80 or 100 % is an alert too) and any send that failed. The table holds no message
+body, no password: what was sent, to how many, when, through which server, and the
+fault class of a failure.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from monitor.store.engine import writing
 from monitor.store.schema import Base
 from monitor.times import utc_text
 
-KINDS = ("digest", "alert", "recovered", "test")
+KINDS = ("digest", "alert", "recovered", "budget", "test")
 
 
 class EmailSend(Base):
@@ -26,7 +27,7 @@ class EmailSend(Base):
 
     __tablename__ = "email_sends"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # digest, alert, recovered, test
+    kind: Mapped[str] = mapped_column(String(16))  # digest, alert, recovered, budget, test
     sent_at: Mapped[str] = mapped_column(String(32))  # UTC, when the attempt ended
     status: Mapped[str] = mapped_column(String(16))  # sent or failed
     subject: Mapped[str] = mapped_column(Text)
@@ -122,6 +123,6 @@ def sends_summary(engine: Engine, failed: int = 5) -> dict[str, Any]:
         ).all()
         return {
             "last_digest": last("digest"),
-            "last_alert": last("alert", "recovered"),
+            "last_alert": last("alert", "recovered", "budget"),
             "failed": [_row(r) for r in failures],
         }
