@@ -21,8 +21,9 @@ from sqlalchemy import exc as sa_exc
 
 from jobs.inert import echo, inert_json
 from monitor import archive
-from monitor.config import BUILT_IN, DEFAULTS_NOTICE, Settings, load_settings
+from monitor.config import DEFAULTS_NOTICE, load_settings
 from monitor.errors import HashmonError, UsageError, db_detail
+from monitor.settings import BUILT_IN, Settings
 from monitor.store.engine import display_url, make_engine, snapshot
 
 log = logging.getLogger("hashmon")
@@ -573,10 +574,8 @@ def main(argv: list[str] | None = None) -> None:
         # never str(exc): it carries the SQL statement and its parameters (post text)
         if verbose:
             traceback.print_exc()
-        echo(
-            f"Error: database failure: {db_detail(exc)}; check the database and try again",
-            err=True,
-        )
+        detail = db_detail(exc)
+        echo(f"Error: database failure: {detail}; check the database and try again", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         echo("Interrupted.", err=True)

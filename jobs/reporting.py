@@ -18,8 +18,8 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from monitor.config import Settings
 from monitor.errors import HashmonError
+from monitor.settings import Settings
 from monitor.store.runs import recorded_run
 from monitor.times import utc_text
 

@@ -39,8 +39,9 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import alerts, digests, passes, reporting
-from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
+from monitor.config import DATABASE_ENV, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
+from monitor.settings import Settings, bearer_token
 from monitor.store.engine import make_engine, url_has_secret
 from monitor.times import local_at, local_stamp
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.store.engine import snapshot_pair
 from reports import charts as ch
 from reports.files import report_json, write_file, write_json

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.charts import count, day_label
 from reports.report_data import ReportData
 from reports.stats import METRIC_NAMES

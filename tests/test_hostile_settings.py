@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import cli, main
-from monitor.config import Campaign, Settings, load_settings
+from monitor.config import load_settings
+from monitor.settings import Campaign, Settings
 from monitor.store.engine import make_engine
 from reports.definitions import definitions
 

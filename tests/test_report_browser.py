@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.build import write_daily_report, write_summary_report
 from tests import reportdata as rd
 from tests.test_render import PageScan

@@ -31,8 +31,9 @@ from jobs.schedule import (
     pass_line,
 )
 from jobs.status import format_status, status_object
-from monitor.config import Campaign, Schedule, Settings, X, load_settings
+from monitor.config import load_settings
 from monitor.errors import SourceError
+from monitor.settings import Campaign, Schedule, Settings, X
 from monitor.sources.x import TOKEN_ENV, XSource
 from monitor.store.engine import make_engine
 from monitor.store.schema import CollectionRun
