@@ -228,6 +228,8 @@ class Schedule(_Section):
     # a daily report, every campaign post before the summary: the final refresh)
     refresh_before_reports: bool = True
     daily_report_at: dt.time = dt.time(21, 0)
+    # "today so far" (today.html, HTML only) rewritten this often on campaign days; 0: none
+    so_far_every_minutes: int = Field(default=60, ge=0)
     summary_at: dt.time = dt.time(9, 0)
     misfire_grace_minutes: int = Field(default=360, gt=0)
 

@@ -27,6 +27,9 @@ FILE_PARTS = (
     "decision-makers",
 )
 
+# the day so far, rewritten during campaign days (``hashmon run``): HTML only, one file
+SO_FAR_FILE = "today.html"
+
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
