@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 from bench.twarc import write_twarc_jsonl
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.sources.simulated import simulate_campaign
 
 OUT = Path(__file__).resolve().parent / "out"

@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from jobs.demo import run_demo
-from monitor.config import Schedule, Settings
 from monitor.plan import stored_forecast
+from monitor.settings import Schedule, Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
 from monitor.times import day_bounds_us, epoch_us, local_at, utc_text

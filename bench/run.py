@@ -41,7 +41,7 @@ from bench.corpus import OUT, ensure_corpus, parse_size, size_label
 from bench.cost import cost_section
 from bench.idle import measure_idle
 from bench.stakeholders import write_lists
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.periods import offset_segments
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,8 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import budget_alerts
 from jobs.delivery import email_settings
-from monitor.config import Settings, load_settings
+from monitor.config import load_settings
 from monitor.errors import DatabaseError, DeliveryError, HashmonError, db_detail
+from monitor.settings import Settings
 from monitor.store.engine import make_engine
 from monitor.store.schema import CollectionRun
 from monitor.store.sends import EmailSend, Send, record_send

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect, select
 
 from jobs.delivery import email_settings
 from monitor.budget import Alert, month_alerts
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.store.sends import EmailSend
 from reports.mail.messages import addressed
 

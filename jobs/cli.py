@@ -406,10 +406,8 @@ def main(argv: list[str] | None = None) -> None:
         # never str(exc): it carries the SQL statement and its parameters (post text)
         if verbose:
             traceback.print_exc()
-        echo(
-            f"Error: database failure: {db_detail(exc)}; check the database and try again",
-            err=True,
-        )
+        detail = db_detail(exc)
+        echo(f"Error: database failure: {detail}; check the database and try again", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         echo("Interrupted.", err=True)

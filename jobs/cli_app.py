@@ -10,7 +10,8 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from monitor.config import BUILT_IN, DEFAULTS_NOTICE, Settings, load_settings
+from monitor.config import DEFAULTS_NOTICE, load_settings
+from monitor.settings import BUILT_IN, Settings
 from monitor.store.engine import make_engine
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from monitor.config import Email, Settings
 from monitor.errors import ConfigError, DeliveryError, HashmonError, db_detail
+from monitor.settings import Email, Settings
 from monitor.store.sends import Send, record_send
 from reports.mail import digest_message, read_written_report, send, trial_message
 from reports.mail.smtp import server_name

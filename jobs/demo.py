@@ -18,9 +18,9 @@ from pathlib import Path
 
 from jobs import passes
 from jobs.reporting import write_campaign_reports
-from monitor.config import Database, Reports, Settings, Stakeholders
-from monitor.config import Source as SourceSettings
 from monitor.errors import UsageError
+from monitor.settings import Database, Reports, Settings, Stakeholders
+from monitor.settings import Source as SourceSettings
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts

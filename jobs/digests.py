@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from jobs.delivery import Delivered, email_report
-from monitor.config import Settings
 from monitor.errors import DeliveryError, HashmonError
+from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 

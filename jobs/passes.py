@@ -22,10 +22,10 @@ from sqlalchemy import Engine
 from monitor import lease
 from monitor.budget import cap_reached, new_alerts, remaining_budget
 from monitor.collect import PassResult, collect_pass
-from monitor.config import Settings
 from monitor.errors import HashmonError, PassStopped, UsageError
 from monitor.refresh import RefreshResult
 from monitor.refresh import refresh_metrics as refresh_pass
+from monitor.settings import Settings
 from monitor.sources.base import Source
 from monitor.store.runs import close_abandoned_runs, recorded_run
 from monitor.times import local_midnight, utc_text

@@ -18,8 +18,8 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from monitor.config import Settings
 from monitor.errors import HashmonError
+from monitor.settings import Settings
 from monitor.store.runs import recorded_run
 from monitor.times import utc_text
 
@@ -82,6 +82,47 @@ def write_report(
         return Written(written.files, written.index, tuple(report_notices(data)))
 
     return _record(engine, what, write)
+
+
+def write_so_far(
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: dt.datetime | None = None,
+    out_dir: str | Path | None = None,
+) -> Written | None:
+    """Write "today so far" (``today.html``: the daily report of the local day of ``now``,
+    as it stands) into ``out_dir`` (default ``[reports] out_dir``), then the index; record
+    the run and return what was written.
+
+    None, and nothing written, outside the campaign days or once the day's daily report
+    is in the folder (the index then drops the stale page). Never e-mailed.
+    """
+    from reports.build import daily_report_data, write_so_far
+
+    now = now or dt.datetime.now(dt.UTC)
+    local = now.astimezone(settings.campaign.tz)
+    day = local.date()
+    out = Path(out_dir or settings.reports.out_dir)
+    tail = "-shareable" if settings.reports.shareable else ""
+    if day not in settings.campaign.days() or (out / f"daily-{day}{tail}.html").is_file():
+        return None
+    up_to = local.strftime("%H:%M %Z")
+    simulated = settings.source.kind == "simulated"
+
+    def write() -> Written:
+        with _writable(out, SCHEDULED_HINT):
+            data = daily_report_data(
+                engine,
+                settings,
+                day,
+                simulated=simulated,
+                now=now,
+                shareable=settings.reports.shareable,
+            )
+            return _with_index([write_so_far(data, out, up_to)], out)
+
+    return _record(engine, f"today so far ({day}, up to {up_to}) in {out}", write)
 
 
 def write_campaign_reports(

@@ -3,7 +3,8 @@
 Jobs (fixed ids): ``collect`` at start-up and every ``collect_every_minutes``;
 ``refresh-metrics`` every ``refresh_metrics_every_minutes`` (none when 0);
 ``daily-report`` at ``daily_report_at`` campaign time on each campaign day;
-``summary-report`` at ``summary_at`` on the day after ``campaign.end``. With
+``summary-report`` at ``summary_at`` on the day after ``campaign.end``; ``today-so-far``
+every ``so_far_every_minutes`` on campaign days (none when 0). With
 ``refresh_before_reports`` each report job first refreshes the posts it shows. All
 coalesce, run one instance at a time and forgive a late start up to
 ``misfire_grace_minutes``.
@@ -20,16 +21,14 @@ import datetime as dt
 import logging
 import os
 import signal
-import sys
 import threading
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -39,8 +38,10 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import alerts, digests, passes, reporting
-from monitor.config import DATABASE_ENV, Settings, bearer_token, load_settings
+from jobs.stopping import StopSafe, shutdown, wait_for_jobs
+from monitor.config import DATABASE_ENV, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
+from monitor.settings import Settings, bearer_token
 from monitor.store.engine import make_engine, url_has_secret
 from monitor.times import local_at, local_stamp
 
@@ -48,10 +49,11 @@ log = logging.getLogger(__name__)
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 COLLECT, REFRESH, DAILY, SUMMARY = "collect", "refresh-metrics", "daily-report", "summary-report"
+SO_FAR = "today-so-far"
 # a no-op job every minute: its due time in the job store shows status that a runner is alive
 HEARTBEAT = "heartbeat"
 HEARTBEAT_SECONDS = 60
-JOB_IDS = (COLLECT, REFRESH, DAILY, SUMMARY, HEARTBEAT)
+JOB_IDS = (COLLECT, REFRESH, DAILY, SUMMARY, SO_FAR, HEARTBEAT)
 SCHEDULED_LEASE_WAIT = 30.0  # a scheduled pass waits this long for a manual one to finish
 STOP_GRACE_SECONDS = 10.0  # after a signal, how long a running job gets to reach a page end
 
@@ -177,6 +179,16 @@ def summary_report_job(config_path: str | None, database_url: str | None) -> Non
     _run_job(SUMMARY, config_path, database_url, work)
 
 
+def so_far_job(config_path: str | None, database_url: str | None) -> None:
+    """Scheduled on campaign days: rewrite "today so far" (no refresh, no e-mail)."""
+
+    def work(settings: Settings, engine: Engine) -> None:
+        written = reporting.write_so_far(settings, engine)
+        _outcomes[SO_FAR] = "rewrote today.html" if written else "the day's report is out"
+
+    _run_job(SO_FAR, config_path, database_url, work)
+
+
 def heartbeat_job() -> None:
     """Scheduled every minute: nothing; the job store's due time for it is the heartbeat."""
 
@@ -209,6 +221,13 @@ def build_triggers(settings: Settings) -> dict[str, BaseTrigger]:
         ),
         HEARTBEAT: IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=tz),
     }
+    if s.so_far_every_minutes:  # on the clock from each campaign midnight: up to 14:00
+        triggers[SO_FAR] = IntervalTrigger(
+            minutes=s.so_far_every_minutes,
+            start_date=_local(c.start, dt.time(0, 0), settings),
+            end_date=_local(c.end, dt.time(23, 59, 59), settings),
+            timezone=tz,
+        )
     if s.refresh_metrics_every_minutes:  # 0: no periodic refresh (a stored one is dropped)
         triggers[REFRESH] = IntervalTrigger(minutes=s.refresh_metrics_every_minutes, timezone=tz)
     return triggers
@@ -219,6 +238,7 @@ JOB_FUNCTIONS = {
     REFRESH: refresh_job,
     DAILY: daily_report_job,
     SUMMARY: summary_report_job,
+    SO_FAR: so_far_job,
     HEARTBEAT: heartbeat_job,
 }
 
@@ -278,7 +298,7 @@ def schedule_jobs(
     *,
     now: dt.datetime | None = None,
 ) -> dict[str, dt.datetime | None]:
-    """Add the four jobs to a not-yet-started scheduler; return each one's next run time.
+    """Add the jobs to a not-yet-started scheduler; return each one's next run time.
 
     Stored due times that have passed are kept (see the module doc); jobs that are no
     longer due (the campaign is over) and unknown ids are removed from the store.
@@ -309,20 +329,6 @@ def schedule_jobs(
     return planned
 
 
-class _StopSafe:
-    """Process no jobs once shut down.
-
-    APScheduler 3's loop wakes up on shutdown and processes due jobs even though its
-    executor is gone: the submission fails and the job's due time moves on, so a report
-    due at that moment would be lost instead of run after the restart.
-    """
-
-    def _process_jobs(self) -> float | None:
-        if self.state == STATE_STOPPED:  # type: ignore[attr-defined]
-            return None
-        return super()._process_jobs()  # type: ignore[misc]
-
-
 def build_scheduler(
     settings: Settings,
     engine: Engine,
@@ -331,7 +337,7 @@ def build_scheduler(
     now: dt.datetime | None = None,
 ) -> BaseScheduler:
     """Return a scheduler with its job store in ``engine``'s database and the jobs added."""
-    safe = type(scheduler_class.__name__, (_StopSafe, scheduler_class), {})
+    safe = type(scheduler_class.__name__, (StopSafe, scheduler_class), {})
     scheduler = safe(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
         executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -344,37 +350,6 @@ def build_scheduler(
     )
     schedule_jobs(scheduler, settings, engine, now=now)
     return scheduler
-
-
-def _shutdown(scheduler: BaseScheduler) -> None:
-    with suppress(Exception):  # not running yet, or already stopped
-        scheduler.shutdown(wait=False)
-
-
-def _wait_for_jobs(grace: float) -> None:
-    """Give running jobs ``grace`` seconds to finish their page; then leave without them."""
-    deadline = threading.Event()
-    timer = threading.Timer(grace, deadline.set)
-    timer.daemon = True
-    timer.start()
-    for thread in threading.enumerate():
-        if thread is threading.current_thread() or thread.daemon:
-            continue
-        while thread.is_alive() and not deadline.is_set():
-            thread.join(0.1)
-    timer.cancel()
-    alive = [
-        t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon
-    ]
-    if alive:
-        # a request can hang up to [x] request_timeout_seconds; what is committed is safe
-        log.warning(
-            "a job is still running after %.0f s; leaving it (the next pass resumes)", grace
-        )
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
 
 
 def _say(settings: Settings, line: str) -> None:
@@ -413,7 +388,7 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
         log.warning("%s received: stopping", signal.Signals(signum).name)
         passes.STOP.set()
         # shut down from another thread: this handler may interrupt the scheduler's own loop
-        threading.Thread(target=_shutdown, args=(scheduler,), daemon=True).start()
+        threading.Thread(target=shutdown, args=(scheduler,), daemon=True).start()
 
     scheduler.add_listener(
         lambda event: _say_pass(scheduler, settings, event.job_id),
@@ -430,6 +405,6 @@ def run(settings: Settings, *, grace_seconds: float = STOP_GRACE_SECONDS) -> Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _wait_for_jobs(grace_seconds)
+        wait_for_jobs(grace_seconds)
         engine.dispose()
         _say(settings, "hashmon run: stopped")

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, or_, select
 from jobs.schedule import HEARTBEAT, HEARTBEAT_SECONDS, stored_next_run_times
 from monitor import lease
 from monitor.budget import month_alerts, usage
-from monitor.config import TOKEN_ENV, Settings
 from monitor.plan import stored_forecast
+from monitor.settings import TOKEN_ENV, Settings
 from monitor.store.engine import display_url
 from monitor.store.schema import Checkpoint, CollectionRun
 from monitor.store.sends import sends_summary

@@ -26,9 +26,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, case, false, func, or_, select, text
 
 from monitor import reader
-from monitor.config import Campaign
 from monitor.errors import ImportFileError
 from monitor.normalize import AuthorRecord, PageRecords, PostRecord
+from monitor.settings import Campaign
 from monitor.store.engine import writing
 from monitor.store.runs import recorded_run
 from monitor.store.schema import ImportedFile, Observation, Post

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from monitor.config import Settings
 from monitor.errors import PassStopped
+from monitor.settings import Settings
 from monitor.store.engine import writing
 from monitor.store.runs import PASS_KINDS
 from monitor.store.schema import BudgetAlert, CollectionRun, Observation, PostRead

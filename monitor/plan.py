@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.store.schema import Post
 from monitor.times import day_bounds_us, local_at, local_midnight
 

@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.handles import username_of
+from monitor.settings import Settings
 
 SUPPORTERS = "supporters"
 DECISION_MAKERS = "decision_makers"

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.store.engine import snapshot_pair
 from reports import charts as ch
 from reports.files import report_json, write_file, write_json
-from reports.format import report_stem
-from reports.html import write_index, write_report_html
+from reports.format import SO_FAR_FILE, report_stem
+from reports.html import report_html, write_index, write_report_html
 from reports.pdf import write_pdf
 from reports.report_data import ReportData, daily_data, summary_data
 from reports.shareable import shareable_report
@@ -40,6 +40,7 @@ __all__ = [
     "write_index",
     "write_report",
     "write_reports",
+    "write_so_far",
     "write_summary_report",
 ]
 
@@ -89,6 +90,19 @@ def write_report(report: ReportData, out_dir: str | Path) -> list[Path]:
             write_report_html(report, charts, chart_files, files, out_dir / f"{stem}.html")
         )
     return written
+
+
+def write_so_far(report: ReportData, out_dir: str | Path, up_to: str) -> Path:
+    """Write the day so far (``report``, a daily report of today) as ``today.html``, worded
+    as covering the day up to ``up_to`` ("14:00 BST"); return it.
+
+    HTML only, charts inside the page: it is rewritten within the hour, so a PDF,
+    workbook and CSVs each time would be work and clutter nobody keeps.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = report_html(report, report_charts(report), {}, [], up_to=up_to)
+    return write_file(out_dir / SO_FAR_FILE, html.encode("utf-8"))
 
 
 def write_daily_report(

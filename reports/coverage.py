@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from monitor.budget import month_alerts, usage
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.times import (
     HOUR_US,
     day_bounds_us,

@@ -6,7 +6,7 @@ here, so they never drift apart.
 
 from __future__ import annotations
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.format import metric_name, num
 
 

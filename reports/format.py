@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.charts import count, day_label
 from reports.report_data import ReportData
 from reports.stats import METRIC_NAMES
@@ -26,6 +26,9 @@ FILE_PARTS = (
     "supporters",
     "decision-makers",
 )
+
+# the day so far, rewritten during campaign days (``hashmon run``): HTML only, one file
+SO_FAR_FILE = "today.html"
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html as markup
 import re
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from reports.files import write_file
 from reports.format import (
     FILE_PARTS,
     SIMULATED_BANNER,
+    SO_FAR_FILE,
     day_position,
     long_day,
     metric_name,
@@ -110,12 +113,18 @@ def _chart_view(chart: Chart, file_name: str | None) -> dict[str, Any]:
 
 
 def report_html(
-    report: ReportData, charts: list[Chart], chart_files: dict[str, str], files: list[str]
+    report: ReportData,
+    charts: list[Chart],
+    chart_files: dict[str, str],
+    files: list[str],
+    *,
+    up_to: str | None = None,
 ) -> str:
     """Return the report's page: headline figures, progress, charts, tables, methodology.
 
     ``chart_files`` names the PNG written for each chart (if any) and ``files`` the other
-    files of this report, listed at the foot of the page as downloads.
+    files of this report, listed at the foot of the page as downloads. ``up_to`` (a
+    local time, "14:00 BST") makes a daily report the day so far, worded as one.
     """
     settings = report.settings
     template = environment().get_template(f"{report.kind}.html")
@@ -143,6 +152,7 @@ def report_html(
         lead=summary_lead(report) if report.kind == "summary" else None,
         when=progress_when(report),
         notices=report_notices(report),
+        so_far=up_to,
         csp=CSP,
     )
 
@@ -252,17 +262,58 @@ def _stem_day(stem: str) -> dt.date | None:
         return None
 
 
+_SO_FAR_MARK = re.compile(
+    r'<meta name="hashmon-so-far" content="([0-9]{4}-[0-9]{2}-[0-9]{2})\|([^"<>]{1,40})">'
+)
+
+
+def _so_far(out_dir: Path) -> dict[str, Any] | None:
+    """Return the day-so-far page of ``out_dir`` for the index, or None.
+
+    Only a ``today.html`` hashmon wrote (its mark names the day and the time it covers up
+    to) counts. Once that day's daily report is in the folder the page is stale: it is
+    removed, and the index links the daily report instead.
+    """
+    path = out_dir / SO_FAR_FILE
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096)
+        modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    except OSError:  # none, or unreadable: nothing to list
+        return None
+    found = _SO_FAR_MARK.search(head)
+    day = _stem_day(f"daily-{found.group(1)}") if found else None
+    if found is None or day is None:
+        return None
+    if any((out_dir / f"daily-{day}{tail}.html").is_file() for tail in ("", "-shareable")):
+        with suppress(OSError):
+            path.unlink()
+        return None
+    return {
+        "page": SO_FAR_FILE,
+        "day": day.isoformat(),
+        "up_to": markup.unescape(found.group(2)),
+        "simulated": SIMULATED_MARK in head,
+        "modified": modified,
+    }
+
+
 def write_index(out_dir: Path) -> Path:
-    """Write ``index.html`` linking every report file in ``out_dir``, newest first; return it."""
+    """Write ``index.html`` linking every report file in ``out_dir``, newest first (the
+    day so far before all, while it is current); return it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    so_far = _so_far(out_dir)
     groups = _report_groups(out_dir)
     html = (
         environment()
         .get_template("index.html")
         .render(
             groups=groups,
-            banner=SIMULATED_BANNER if any(g["simulated"] for g in groups) else None,
+            today=so_far,
+            banner=SIMULATED_BANNER
+            if any(g["simulated"] for g in [*groups, *([so_far] if so_far else [])])
+            else None,
             csp=CSP,
             generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from monitor.config import Settings
+from monitor.settings import Settings
 
 # post addresses name X posts; a post id in a list means the X post of that id
 _POST_PLATFORM = "x"

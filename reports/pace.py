@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.periods import local_today, window_over
 
 # additive metrics: the window's value is the sum of its days; the others count authors once

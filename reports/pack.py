@@ -36,8 +36,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from monitor.config import REPORT_FORMATS, Settings, parse_settings
+from monitor.config import parse_settings
 from monitor.errors import HashmonError
+from monitor.settings import REPORT_FORMATS, Settings
 from monitor.store.engine import snapshot, stream_rows
 from monitor.times import day_bounds_us, from_epoch_us, utc_text
 from reports.build import write_report
@@ -237,10 +238,7 @@ def _post_object(row: tuple) -> tuple[dict[str, Any], dict[str, Any]]:
 def write_archive(conn: Connection, settings: Settings, path: Path) -> int:
     """Write the window's posts to ``path`` as gzipped JSON lines; return how many posts."""
     n = 0
-    with (
-        path.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
-    ):
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         for page in archive_pages(conn, settings):
             n += len(page["data"])
             gz.write(json.dumps(page, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")

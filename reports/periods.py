@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from monitor.config import Settings
 from monitor.errors import UsageError
+from monitor.settings import Settings
 from monitor.times import from_epoch_us, local_midnight, local_midnight_us
 
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, text
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.times import (
     dates,
     from_epoch_us,

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.coverage import collection_coverage
 from reports.pace import baseline_pace
 from reports.rankings import (

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.periods import window_sql
 from reports.report_data import ReportData
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.stakeholder_lists import SUPPORTERS, Lists, Stakeholder, load_lists
 from monitor.store.engine import stream_rows
 from monitor.times import DAY_US

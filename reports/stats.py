@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
-from monitor.config import Settings, check_window
 from monitor.errors import UsageError
+from monitor.settings import Settings, check_window
 from monitor.store.engine import stream_rows
 from monitor.store.writes import stored_counts
 from monitor.times import DAY_US, HOUR_US, day_number

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.sources.simulated import epoch_ms, simulate_campaign
 from tests.xapi import FakeX
 

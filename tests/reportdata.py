@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from monitor.archive import import_files
-from monitor.config import Settings
+from monitor.settings import Settings
 
 CAMPAIGN_TAG = "IMHAW17"
 

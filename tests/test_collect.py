@@ -20,8 +20,8 @@ from jobs import passes
 from monitor import lease
 from monitor.budget import month_posts_read
 from monitor.collect import collect_pass
-from monitor.config import Settings, X
 from monitor.errors import SourceError, UsageError
+from monitor.settings import Settings, X
 from monitor.sources.simulated import SimulatedSource, simulate_campaign
 from monitor.sources.x import TOKEN_ENV, XSource
 from monitor.store.engine import writing

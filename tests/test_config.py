@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Baseline, Campaign, load_settings
+from monitor.config import load_settings
 from monitor.errors import ConfigError
+from monitor.settings import Baseline, Campaign
 
 REPO = Path(__file__).parent.parent
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select, text
 from jobs import passes
 from jobs.status import format_status, status_object
 from monitor.budget import month_alerts, new_alerts, recorded_reads, usage
-from monitor.config import Campaign, Schedule, Settings, X
 from monitor.plan import forecast
+from monitor.settings import Campaign, Schedule, Settings, X
 from monitor.sources.x import XSource
 from monitor.store.schema import Observation, Post, create_schema
 from tests.xapi import TOKEN, FakeX, read_pages
@@ -201,7 +201,7 @@ def test_plan_counts_collection_refreshes_and_charged_reads_hour_by_hour() -> No
 def test_refresh_before_reports_rereads_the_days_posts_then_every_campaign_post(
     engine: Engine,
 ) -> None:
-    from monitor.config import Source
+    from monitor.settings import Source
     from monitor.times import local_midnight_us
 
     off = Settings(source=Source(kind="simulated"), schedule=Schedule(refresh_before_reports=False))
@@ -284,7 +284,7 @@ def test_the_daily_reports_coverage_shows_the_months_use_and_the_thresholds_cros
 
     from pypdf import PdfReader
 
-    from monitor.config import Reports, Source
+    from monitor.settings import Reports, Source
     from reports.build import daily_report_data, write_report
 
     # 800 charged reads' worth of budget; the posts' local day is 2023-04-07 (UTC)

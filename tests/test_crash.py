@@ -36,7 +36,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from bench.twarc import write_twarc_jsonl
-from monitor.config import API_BASE_ENV, Settings
+from monitor.config import API_BASE_ENV
+from monitor.settings import Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.sources.x import TOKEN_ENV
 from monitor.store.engine import make_engine

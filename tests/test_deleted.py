@@ -14,9 +14,9 @@ from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from monitor.collect import collect_pass
-from monitor.config import Reports, Settings
 from monitor.errors import SourceError
 from monitor.refresh import refresh_metrics
+from monitor.settings import Reports, Settings
 from monitor.sources.x import XSource
 from monitor.store.engine import snapshot
 from monitor.store.schema import Post

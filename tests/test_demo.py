@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from jobs.cli import main
 from jobs.demo import DEMO_DB, example_stakeholders
-from monitor.config import Settings
 from monitor.errors import HashmonError
+from monitor.settings import Settings
 from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
 from reports.stats import stats_object

@@ -64,7 +64,7 @@ def test_stats_help_and_the_readme_point_to_a_methodology_in_the_repository() ->
 
 
 def test_every_figure_a_report_defines_is_in_the_methodology() -> None:
-    from monitor.config import Settings
+    from monitor.settings import Settings
     from reports.definitions import definitions
 
     text = " ".join(METHODOLOGY.read_text(encoding="utf-8").split())

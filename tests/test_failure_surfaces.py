@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from jobs import passes, schedule
 from monitor.budget import month_posts_read
-from monitor.config import Settings, X
+from monitor.settings import Settings, X
 from monitor.sources.x import XSource
 from monitor.store.engine import make_engine
 from monitor.store.runs import read_checkpoint

@@ -18,8 +18,9 @@ from sqlalchemy import text
 from jobs.cli import cli
 from jobs.inert import inert, inert_json
 from jobs.schedule import JOBSTORE_TABLE, build_scheduler, job_arguments
-from monitor.config import DATABASE_ENV, Database, Settings
+from monitor.config import DATABASE_ENV
 from monitor.errors import DatabaseError
+from monitor.settings import Database, Settings
 from monitor.store.engine import display_url, make_engine, url_has_secret
 from reports.html import SIMULATED_MARK, real_reports
 from tests.conftest import make_db_url

@@ -30,8 +30,9 @@ from sqlalchemy import Engine, text
 from jobs.cli import main
 from monitor.archive import import_files
 from monitor.collect import collect_pass
-from monitor.config import DEFAULTS_NOTICE, Settings, X
+from monitor.config import DEFAULTS_NOTICE
 from monitor.errors import HashmonError, ImportFileError
+from monitor.settings import Settings, X
 from monitor.sources.base import Page, Source
 from monitor.sources.x import XSource
 from monitor.store.engine import make_engine

@@ -27,7 +27,7 @@ from pypdf import PdfReader
 from sqlalchemy import Engine
 
 from jobs.cli import cli
-from monitor.config import Baseline, Campaign, Reports, Settings
+from monitor.settings import Baseline, Campaign, Reports, Settings
 from reports.build import write_daily_report, write_summary_report
 from tests import reportdata as rd
 from tests.test_render import _assert_inert_html, _assert_neutralised

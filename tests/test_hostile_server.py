@@ -23,8 +23,8 @@ from sqlalchemy import Engine, func, select
 
 from jobs.passes import collect, refresh_metrics
 from monitor import lease
-from monitor.config import Settings, X
 from monitor.errors import LockedError, SourceError
+from monitor.settings import Settings, X
 from monitor.sources import x as xsource
 from monitor.sources.base import Page, Source
 from monitor.sources.x import MAX_IDLE_PAGES, XSource

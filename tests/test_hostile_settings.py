@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import cli
-from monitor.config import Campaign, Settings, load_settings
+from monitor.config import load_settings
+from monitor.settings import Campaign, Settings
 from monitor.store.engine import make_engine
 from reports.definitions import definitions
 from tests.harness import fails, isolated  # noqa: F401 - isolated: an autouse fixture

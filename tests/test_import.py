@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select
 
 from monitor import reader
 from monitor.archive import describe, import_files
-from monitor.config import Campaign, Settings
 from monitor.errors import ImportFileError
+from monitor.settings import Campaign, Settings
 from monitor.store.engine import make_engine
 from monitor.store.schema import Author, ImportedFile, Observation, Post
 from monitor.store.writes import stored_counts

@@ -25,8 +25,8 @@ from sqlalchemy import Engine, func, select
 
 from monitor import reader
 from monitor.archive import describe, describe_share, import_files
-from monitor.config import Campaign
 from monitor.errors import ImportFileError
+from monitor.settings import Campaign
 from monitor.store.engine import make_engine
 from monitor.store.schema import ImportedFile, Post
 from tests.harness import HASHMON, hashmon_env, run_hashmon

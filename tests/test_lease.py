@@ -17,8 +17,8 @@ from sqlalchemy import Engine, func, select
 
 from jobs import passes
 from monitor import lease
-from monitor.config import Settings, X
 from monitor.errors import LockedError
+from monitor.settings import Settings, X
 from monitor.sources.x import XSource
 from monitor.store.engine import make_engine
 from monitor.store.schema import Observation

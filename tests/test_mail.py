@@ -350,7 +350,7 @@ def html_escape(text: str) -> str:
 
 
 def test_hostile_post_text_is_escaped_in_the_html_part(tmp_path: Path) -> None:
-    from monitor.config import Email
+    from monitor.settings import Email
     from reports.mail import digest_message, read_written_report
 
     report = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import Email, Settings
+from monitor.settings import Email, Settings
 from reports.build import write_daily_report
 from reports.mail import digest_message, read_written_report
 from tests import reportdata as rd

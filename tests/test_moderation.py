@@ -24,8 +24,9 @@ from sqlalchemy import Engine
 
 from jobs.cli import cli, main
 from monitor.archive import import_files
-from monitor.config import Moderation, Settings, load_settings
+from monitor.config import load_settings
 from monitor.handles import post_id_of, username_of
+from monitor.settings import Moderation, Settings
 from reports.build import write_summary_report
 from reports.html import post_excerpt
 from tests.test_stats import _real
@@ -284,7 +285,7 @@ def test_a_bad_list_entry_in_the_config_is_a_config_error(tmp_path: Path) -> Non
 def test_the_html_clips_a_long_post_and_keeps_its_whole_text_a_click_away(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    from monitor.config import Reports
+    from monitor.settings import Reports
     from tests import reportdata as rd
 
     rd.build(sqlite_engine, tmp_path, rd.hostile_pages(), "hostile.jsonl")  # one 10,000 x post

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from jobs.cli import cli
-from monitor.config import Settings
 from monitor.refresh import refresh_metrics
+from monitor.settings import Settings
 from monitor.sources.x import XSource
 from monitor.store.engine import snapshot
 from reports.pack import EQUAL, verify_pack, write_pack

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from jobs import passes
 from monitor.budget import month_posts_read
 from monitor.collect import collect_pass
-from monitor.config import Settings, X
+from monitor.settings import Settings, X
 from monitor.sources.x import XSource
 from monitor.store.schema import CollectionRun, Observation, Post
 from tests.xapi import TOKEN, FakeX, read_pages

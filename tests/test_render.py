@@ -21,7 +21,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from monitor.config import Baseline, Campaign, Reports, Settings
+from monitor.settings import Baseline, Campaign, Reports, Settings
 from reports import build
 from reports.build import write_daily_report, write_index, write_summary_report
 from reports.format import SIMULATED_BANNER, num, pct, safe_name

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from reports.build import write_daily_report, write_summary_report
 from tests import reportdata as rd
 from tests.test_render import PageScan
@@ -261,3 +261,29 @@ def test_the_stakeholder_sections_render_in_chromium_with_the_independent_figure
         assert cells[1] == status
         assert numbers == [m["posts"], m["replies"], m["mentioned_in"], m["engagements"]]
     assert {c[1] for _, c in got.rows["maker"]} == {"engaged", "mentioned only", "not yet"}
+
+
+def test_today_so_far_and_the_index_open_in_chromium_with_a_silent_console(
+    campaign: Engine, tmp_path: Path
+) -> None:
+    from jobs.reporting import write_so_far
+
+    chromium = _chromium()
+    out = tmp_path / "reports"
+    mid_day = dt.datetime(2017, 6, 13, 13, 0, tzinfo=dt.UTC)  # 14:00 BST on day 2
+    assert write_so_far(Settings(), campaign, now=mid_day, out_dir=out) is not None
+
+    today = _run(chromium, tmp_path / "p1", "--dump-dom", (out / "today.html").as_uri())
+    assert _console(today.stderr) == []
+    scan = PageScan(today.stdout)
+    images = [a for tag, a in scan.tags if tag == "img"]
+    assert len(images) == 4
+    for img in images:
+        width, height = _decoded_png_size(base64.b64decode((img["src"] or "").split(",", 1)[1]))
+        assert width > 0 and height > 0
+    assert "So far today, up to 14:00 BST" in " ".join(" ".join(scan.text).split())
+
+    index = _run(chromium, tmp_path / "p2", "--dump-dom", (out / "index.html").as_uri())
+    assert _console(index.stderr) == []
+    links = [a["href"] for tag, a in PageScan(index.stdout).tags if tag == "a"]
+    assert links[0] == "today.html"

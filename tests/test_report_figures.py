@@ -15,7 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import Baseline, Campaign, Reports, Settings
+from monitor.settings import Baseline, Campaign, Reports, Settings
 from monitor.store.engine import snapshot_pair, writing
 from monitor.store.runs import finish_run, start_run
 from reports.build import write_daily_report, write_summary_report

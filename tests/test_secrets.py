@@ -15,8 +15,8 @@ from jobs import passes
 from jobs.logs import setup_logging
 from jobs.schedule import build_scheduler
 from jobs.status import format_status, status_object
-from monitor.config import Settings
 from monitor.errors import SourceError
+from monitor.settings import Settings
 from monitor.sources.x import TOKEN_ENV, XSource
 from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, read_pages
 

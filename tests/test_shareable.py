@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import Engine
 
-from monitor.config import Reports, Settings
+from monitor.settings import Reports, Settings
 from monitor.store.engine import snapshot
 from reports.build import summary_report_data, write_report
 from reports.shareable import shareable_report

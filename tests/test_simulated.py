@@ -23,8 +23,8 @@ from sqlalchemy import Engine, func, select
 from bench.twarc import write_twarc_jsonl
 from monitor import archive
 from monitor.collect import collect_pass
-from monitor.config import Campaign, Settings
 from monitor.normalize import normalize_page
+from monitor.settings import Campaign, Settings
 from monitor.sources.base import SinceIdTooOld
 from monitor.sources.simulated import (
     SNOWFLAKE_EPOCH_MS,
@@ -115,7 +115,7 @@ def test_the_same_seed_gives_the_same_pages_in_another_process(
     # string hashing is salted per process: nothing may depend on it
     script = (
         "import hashlib, json, datetime as dt\n"
-        "from monitor.config import Settings\n"
+        "from monitor.settings import Settings\n"
         "from monitor.sources.simulated import SimulatedSource, simulate_campaign\n"
         "c = simulate_campaign(Settings(), seed=42)\n"
         "s = SimulatedSource(c, clock=c.window_start_at + dt.timedelta(days=2))\n"

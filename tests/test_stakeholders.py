@@ -28,8 +28,9 @@ from sqlalchemy import Engine
 from jobs.cli import cli, main
 from jobs.terminal import stakeholders_table
 from monitor.archive import import_files
-from monitor.config import Settings, Stakeholders, load_settings
+from monitor.config import load_settings
 from monitor.errors import ConfigError
+from monitor.settings import Settings, Stakeholders
 from monitor.stakeholder_lists import DECISION_MAKERS, SUPPORTERS, Stakeholder, handle_username
 from monitor.stakeholder_lists import read_list as read
 from reports.stakeholders import stakeholders_object

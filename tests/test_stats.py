@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import Engine
 
 from monitor.archive import import_files
-from monitor.config import Baseline, Campaign, Moderation, Settings
+from monitor.settings import Baseline, Campaign, Moderation, Settings
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
 from tests.conftest import make_db_url

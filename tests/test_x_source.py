@@ -9,8 +9,8 @@ import pytest
 import requests
 import responses
 
-from monitor.config import Campaign, Settings, X
 from monitor.errors import ConfigError, PassStopped, SourceError
+from monitor.settings import Campaign, Settings, X
 from monitor.sources.base import SinceIdTooOld
 from monitor.sources.x import (
     EXPANSIONS,

@@ -28,8 +28,8 @@ import tweepy
 import urllib3
 
 from monitor.budget import allowance
-from monitor.config import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
 from monitor.errors import ConfigError, PassStopped, SourceError
+from monitor.settings import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.times import local_midnight
 

@@ -18,8 +18,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Email
 from monitor.errors import HashmonError
+from monitor.settings import Email
 from reports.mail.messages import addressed
 
 METRIC_WORDS = {

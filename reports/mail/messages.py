@@ -7,7 +7,7 @@ import datetime as dt
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from monitor.config import Email
+from monitor.settings import Email
 
 
 def addressed(email: Email, subject_line: str) -> EmailMessage:

@@ -16,8 +16,8 @@ import socket
 import ssl
 from email.message import EmailMessage
 
-from monitor.config import SMTP_PASSWORD_ENV, Email
 from monitor.errors import DeliveryError
+from monitor.settings import SMTP_PASSWORD_ENV, Email
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from monitor.config import Campaign, Settings
+from monitor.settings import Campaign, Settings
 from monitor.sources.base import Page
 from monitor.sources.simulated import pages
 from monitor.sources.simulated.generator import (

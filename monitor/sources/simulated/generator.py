@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from monitor.config import Campaign
+from monitor.settings import Campaign
 from monitor.sources.simulated.ids import DAY_MS, HOUR_MS, SEQ_MAX, base36, snowflake
 from monitor.sources.simulated.words import (
     HOSTILE_NAMES,

@@ -6,7 +6,7 @@ import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.sources.base import Page, SinceIdTooOld, Source
 from monitor.sources.simulated.campaign import SimulatedCampaign, simulate_campaign
 from monitor.sources.simulated.ids import epoch_ms, iso, snowflake, snowflake_ms
