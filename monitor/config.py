@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from monitor.config_errors import describe_error
 from monitor.config_secrets import warn_if_exposed
 from monitor.errors import ConfigError
-from monitor.settings import BUILT_IN, Database, Settings, X
+from monitor.settings import BUILT_IN, Campaign, Database, Settings, X
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ def parse_settings(data: dict, origin: str) -> Settings:
     data = dict(data)
     if "baseline" in data and data["baseline"] is None:
         data.pop("baseline")
+    if isinstance(data.get("campaign"), dict) and origin != BUILT_IN:
+        data["campaign"] = _own_campaign(data["campaign"], origin)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -45,6 +47,40 @@ def parse_settings(data: dict, origin: str) -> Settings:
         settings = settings.model_copy(update={"baseline": None})
     settings = _moved_supporters(settings, data, origin)
     return settings.model_copy(update={"origin": origin})
+
+
+def _terms(values: tuple[str, ...]) -> set[str]:
+    return {v.strip().lstrip("#@").casefold() for v in values}
+
+
+def _own_campaign(table: dict, origin: str) -> dict:
+    """Return a file's ``[campaign]`` with what it leaves out filled for *its* campaign.
+
+    The built-in defaults are #IMHAW17's. A table whose search terms are its own must not
+    inherit the rest: it gives its dates (never June 2017's), and a missing theme, account
+    or hashtag list is empty (a report would quote "Begin Before Birth", a pass collect
+    mentions of @first1001days), a missing name its first term. Terms that are not valid
+    are left for the model's validation to name.
+    """
+    given = {k: table[k] for k in ("hashtags", "accounts") if k in table}
+    try:
+        terms = Campaign.model_validate(given)
+    except ValidationError:
+        return table
+    built_in = Campaign()
+    if all(_terms(getattr(terms, k)) == _terms(getattr(built_in, k)) for k in given):
+        return table
+    for key, example in (("start", "2017-06-12"), ("end", "2017-06-16")):
+        if key not in table:
+            raise ConfigError(
+                f"config error in {origin}: [campaign] {key} is missing; give the campaign's "
+                f"{'first' if key == 'start' else 'last'} local day, e.g. {key} = {example}"
+            )
+    table = {"theme": "", "hashtags": [], "accounts": [], **table}
+    if "name" not in table:
+        words = [t.strip().lstrip("#@") for k in given for t in getattr(terms, k)]
+        table["name"] = next((w for w in words if w), "campaign")
+    return table
 
 
 def _moved_supporters(settings: Settings, data: dict, origin: str) -> Settings:

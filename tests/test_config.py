@@ -342,3 +342,56 @@ def test_an_empty_hashmon_config_is_no_override(monkeypatch: pytest.MonkeyPatch)
     settings = load_settings()
     assert settings.campaign.name == "IMHAW17"
     assert settings.database.url == "sqlite:///hashmon.db"
+
+
+# --- a campaign of one's own inherits nothing of #IMHAW17 -----------------------------------
+
+
+def test_a_campaign_of_ones_own_inherits_no_theme_account_or_name_of_the_built_in_one(
+    tmp_path: Path,
+) -> None:
+    path = toml(
+        tmp_path / "c.toml",
+        '[campaign]\nhashtags = ["#SleepWeek"]\nstart = 2026-03-09\nend = 2026-03-15\n',
+    )
+    campaign = load_settings(path).campaign
+    # what the user did not write is empty, never "Begin Before Birth" or @first1001days
+    assert (campaign.name, campaign.theme, campaign.accounts) == ("SleepWeek", "", ())
+    assert campaign.query() == "#SleepWeek"
+    accounts_only = toml(
+        tmp_path / "d.toml",
+        '[campaign]\naccounts = ["@sleepcharity"]\nstart = 2026-03-09\nend = 2026-03-15\n',
+    )
+    campaign = load_settings(accounts_only).campaign
+    assert (campaign.name, campaign.hashtags, campaign.theme) == ("sleepcharity", (), "")
+    named = toml(
+        tmp_path / "e.toml",
+        '[campaign]\nname = "Sleep"\ntheme = "Rest"\nhashtags = ["SleepWeek"]\n'
+        "start = 2026-03-09\nend = 2026-03-15\n",
+    )
+    assert (load_settings(named).campaign.name, load_settings(named).campaign.theme) == (
+        "Sleep",
+        "Rest",
+    )
+
+
+@pytest.mark.parametrize("missing", ["start", "end"])
+def test_a_campaign_of_ones_own_without_its_dates_is_refused_naming_the_key(
+    tmp_path: Path, missing: str
+) -> None:
+    dates = {"start": "start = 2026-03-09\n", "end": "end = 2026-03-15\n"}
+    body = '[campaign]\nhashtags = ["SleepWeek"]\n' + "".join(
+        line for key, line in dates.items() if key != missing
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(toml(tmp_path / "c.toml", body))
+    said = str(caught.value)
+    assert f"[campaign] {missing} is missing" in said and "\n" not in said
+
+
+def test_a_file_that_keeps_the_built_in_terms_keeps_their_window_and_theme(
+    tmp_path: Path,
+) -> None:
+    path = toml(tmp_path / "c.toml", '[campaign]\nhashtags = ["IMHAW17"]\n')
+    campaign = load_settings(path).campaign
+    assert (campaign.start, campaign.end) == (dt.date(2017, 6, 12), dt.date(2017, 6, 16))

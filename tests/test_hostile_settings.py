@@ -64,7 +64,10 @@ def test_single_terms_in_any_script_are_accepted_and_make_the_query_shown() -> N
 
 
 def test_status_shows_the_search_query_sent(tmp_path: Path) -> None:
-    toml = '[campaign]\nhashtags = ["SleepWeek"]\naccounts = ["sleepcharity"]\n'
+    toml = (
+        '[campaign]\nhashtags = ["SleepWeek"]\naccounts = ["sleepcharity"]\n'
+        "start = 2026-03-09\nend = 2026-03-15\n"
+    )
     db = f"sqlite:///{tmp_path / 'x.db'}"
     args = ["--config", config_file(tmp_path, toml), "--database", db, "status"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
