@@ -231,3 +231,33 @@ def test_an_old_database_gains_the_verified_column(db_url: str, tmp_path: Path) 
         assert rows["1"] is None and bool(rows["301"]) and rows["303"] in (False, 0)
     finally:
         engine.dispose()
+
+
+def test_the_digest_of_a_shareable_summary_says_so_and_names_no_private_individual(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from monitor.config import Email
+    from reports.format import shareable_notice
+    from reports.mail import digest_message, read_written_report
+
+    settings = listed_settings(tmp_path)
+    rd.build(engine, tmp_path, verified_pages(), "week.jsonl")
+    full = summary_report_data(engine, settings, now=NOW)
+    with snapshot(engine) as conn:
+        share = shareable_report(conn, full)
+    written = write_report(share, tmp_path / "out")
+    email = Email.model_validate({"host": "127.0.0.1", "from": "a@b.org", "to": ["c@d.org"]})
+    msg = digest_message(
+        read_written_report(next(p for p in written if p.suffix == ".json")), email
+    )
+    parts = {
+        p.get_content_type(): p.get_content()
+        for p in msg.walk()
+        if p.get_content_type() in ("text/plain", "text/html")
+    }
+    assert shareable_notice(settings) in parts["text/plain"]
+    assert "Shareable version" in parts["text/html"]
+    for body in parts.values():
+        assert "zqverifiedorgxq" in body  # public accounts keep their names
+        for secret in ("zqprivatemumxq", "Zqprivate Mumxq", "Zqmumsecretxq", "@unknown"):
+            assert secret.casefold() not in body.casefold(), secret
