@@ -109,14 +109,10 @@ def summary(app: App, out: str | None, email: bool, pack: bool, shareable: bool)
     """
     _write_report(app, "summary", out, email=email, shareable=shareable)
     if pack:
-        from reports.pack import write_pack
+        from jobs.reporting import CLI_HINT, write_impact_pack
 
-        simulated = app.settings.source.kind == "simulated"
-        out_dir = out or app.settings.reports.out_dir
         shareable = shareable or app.settings.reports.shareable
-        path = write_pack(
-            app.engine, app.settings, out_dir, simulated=simulated, shareable=shareable
-        )
+        path = write_impact_pack(app.settings, app.engine, out, shareable=shareable, hint=CLI_HINT)
         click.echo(f"pack:   {path}")
 
 
@@ -127,7 +123,7 @@ def verify_pack(pack: str) -> None:
 
     Example: hashmon verify-pack hashmon-reports/summary-IMHAW17-pack.zip
     """
-    from reports.pack import EQUAL, verify_pack
+    from reports.pack_verify import EQUAL, verify_pack
 
     verdict = verify_pack(pack)
     if verdict.ok:

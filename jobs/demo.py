@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs import passes
-from jobs.reporting import write_campaign_reports
+from jobs.reporting import write_campaign_reports, write_impact_pack
 from monitor.errors import UsageError
 from monitor.settings import Database, Reports, Settings, Stakeholders
 from monitor.settings import Source as SourceSettings
@@ -26,7 +26,6 @@ from monitor.store.engine import make_engine
 from monitor.store.writes import stored_counts
 from monitor.times import local_at
 from reports.html import real_reports
-from reports.pack import write_pack
 
 DEMO_DB = "hashmon-demo.db"
 COLLECT_EVERY = dt.timedelta(hours=1)
@@ -152,7 +151,7 @@ def run_demo(
         result.reports += written.files
         result.index = written.index
         # the impact pack a funder would get, so verify-pack can be tried on it
-        result.reports.append(write_pack(engine, settings, out, simulated=True, now=end))
+        result.reports.append(write_impact_pack(settings, engine, out, now=end))
         with engine.connect() as conn:
             result.posts = stored_counts(conn)["posts"]
     finally:

@@ -2,9 +2,9 @@
 
 Each call reads the report's data in one snapshot (``reports.build``), writes every
 configured format into the folder, refreshes its ``index.html``, and is recorded as a
-run of kind "report" (in ``collection_runs``), so ``hashmon status`` shows it whoever
-wrote it. Matplotlib loads only when a report is written, not when this module is
-imported (the scheduler imports it at start).
+run of kind "report" (in ``collection_runs``; an impact pack, of kind "pack"), so
+``hashmon status`` shows it whoever wrote it. Matplotlib loads only when a report is
+written, not when this module is imported (the scheduler imports it at start).
 """
 
 from __future__ import annotations
@@ -153,6 +153,32 @@ def write_campaign_reports(
 
     what = f"daily reports {days[0]} to {days[-1]} and the summary in {out}"
     return _record(engine, what, write, now=now)
+
+
+def write_impact_pack(
+    settings: Settings,
+    engine: Engine,
+    out_dir: str | Path | None = None,
+    *,
+    shareable: bool = False,
+    now: dt.datetime | None = None,
+    hint: str = SCHEDULED_HINT,
+) -> Path:
+    """Write the impact pack of the campaign (``reports.pack``) into ``out_dir`` (default
+    ``[reports] out_dir``), recorded as a run of kind "pack" so status shows it; return
+    its path. ``now`` stamps the pack and the run (the demo's clock); the wall clock when None.
+    """
+    from reports.pack import write_pack
+
+    out = Path(out_dir or settings.reports.out_dir)
+    simulated = settings.source.kind == "simulated"
+    what = f"{'shareable ' if shareable else ''}impact pack in {out}"
+    stamp = utc_text(now) if now is not None else None
+    with (
+        recorded_run(engine, "pack", what, started_at=stamp, finished_at=stamp),
+        _writable(out, hint),
+    ):
+        return write_pack(engine, settings, out, simulated=simulated, now=now, shareable=shareable)
 
 
 def _with_index(files: list[Path], out: Path) -> Written:

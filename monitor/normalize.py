@@ -69,6 +69,7 @@ class AuthorRecord(NamedTuple):
     username: str | None
     name: str | None
     followers_count: int | None
+    verified: bool | None  # the API marks it verified (METRICS.md "public account"); None: not said
 
 
 class PageRecords(NamedTuple):
@@ -228,6 +229,15 @@ def _followers(user: Any) -> int | None:
     return _count(metrics.get("followers_count"))
 
 
+def _verified(user: dict) -> bool | None:
+    """Return whether X marks the user verified: any ``verified_type`` but ``none``, or
+    ``verified: true``; None when the user object says neither."""
+    flag, kind = user.get("verified"), user.get("verified_type")
+    if (isinstance(kind, str) and kind.casefold() != "none") or flag is True:
+        return True
+    return False if flag is False or isinstance(kind, str) else None
+
+
 def _author(user: dict, platform: str, uid: str | None = None) -> AuthorRecord | None:
     if uid is None:
         uid = _id(user.get("id"))
@@ -243,6 +253,7 @@ def _author(user: dict, platform: str, uid: str | None = None) -> AuthorRecord |
             _no_nul(username) if isinstance(username, str) else None,
             _no_nul(name) if isinstance(name, str) else None,
             _followers(user),
+            _verified(user),
         ),
     )
 
@@ -348,7 +359,7 @@ def _posts(
                 author = authors[author_id] = (
                     _author(user, platform, author_id)  # type: ignore[assignment]
                     if user is not None
-                    else _make(AuthorRecord, (platform, author_id, None, None, None))
+                    else _make(AuthorRecord, (platform, author_id, None, None, None, None))
                 )
             followers = author[4]
         append(

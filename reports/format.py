@@ -53,8 +53,9 @@ def shareable_notice(settings: Settings) -> str:
     """Return the line every shareable output carries: what it is and what it hides."""
     return (
         "Shareable version: posts, names and links of private individuals (accounts "
-        f"with fewer than {settings.shareable.min_followers:,} followers that are not the "
-        "campaign's) are left out or shown as @…; every figure is unchanged."
+        f"with fewer than {settings.shareable.min_followers:,} followers that are neither "
+        "the campaign's, nor listed stakeholders, nor verified) are left out or shown as "
+        "@…; every figure is unchanged."
     )
 
 

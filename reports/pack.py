@@ -1,59 +1,40 @@
-"""The impact pack: one zip a funder can audit, and ``verify-pack`` that audits it.
+"""The impact pack: one zip a funder can audit (``hashmon report summary --pack``).
 
 The pack (METRICS.md "The impact pack") holds the summary in every format, the settings
 the figures used (``config.toml``, no secrets), ``METHODOLOGY.md``, ``query.txt``, every
-stored post of the window as twarc2-style API v2 pages (``posts.jsonl.gz``), a README for
-the reader and ``SHA256SUMS`` of every other file. It is deterministic: entries sorted,
-fixed zip times, a gzip without a name or time, the summary's workbook rewritten with
-fixed times, so the same database gives the same bytes except the generated-at stamps.
-
-Each post is written once, with its stored figures: its author's follower count as of
-the first sighting sits in that page's ``includes.users``, so a page never holds two
-posts by one author with different counts; its latest counts are its ``public_metrics``.
-Its matched terms are written as ``entities``, so a post matched on its text, or one
-deleted since (written without text), matches again on import.
+stored post of the window as twarc2-style API v2 pages (``posts.jsonl.gz``, written by
+``reports.pack_archive``), a README for the reader and ``SHA256SUMS`` of every other file
+(which ``reports.pack_verify`` checks). It is deterministic: entries sorted, fixed zip
+times, a gzip without a name or time, the summary's workbook rewritten with fixed times,
+so the same database gives the same bytes except the generated-at stamps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import hashlib
 import io
-import json
-import math
 import re
 import shutil
 import tempfile
-import tomllib
 import zipfile
-import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from monitor.config import parse_settings
-from monitor.errors import HashmonError
 from monitor.settings import REPORT_FORMATS, Settings
-from monitor.store.engine import snapshot, stream_rows
-from monitor.times import day_bounds_us, from_epoch_us, utc_text
+from monitor.store.engine import snapshot
 from reports.build import write_report
 from reports.definitions import definitions
 from reports.format import safe_name
+from reports.pack_archive import ARCHIVE, write_archive
+from reports.pack_verify import EQUAL, SUMS, sums_text
 from reports.report_data import summary_data
 from reports.shareable import shareable_report
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no time leaks into the pack
-PAGE_SIZE = 100  # posts per archive page, as X's search pages
-ARCHIVE = "posts.jsonl.gz"
-SUMS = "SHA256SUMS"
-EQUAL = "every figure recomputed and equal"
-_KIND_TYPE = {"retweet": "retweeted", "reply": "replied_to", "quote": "quoted"}
-_COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count", "impression_count")
 
 
 def hashmon_version() -> str:
@@ -155,94 +136,6 @@ def _steady_xlsx(data: bytes, stamp: dt.datetime) -> bytes:
                 )
             dst.writestr(_zip_info(item.filename), body)
     return out.getvalue()
-
-
-def sums_text(entries: dict[str, bytes]) -> str:
-    """Return ``sha256sum`` lines for every entry, sorted by name (``sha256sum -c`` reads it)."""
-    return "".join(
-        f"{hashlib.sha256(entries[name]).hexdigest()}  {name}\n" for name in sorted(entries)
-    )
-
-
-_POSTS_SQL = """
-    SELECT p.id, p.text, p.gone_at, p.author_id, p.created_at_us, p.kind, p.hashtags,
-           p.mentions, p.author_followers, p.like_count, p.retweet_count, p.reply_count,
-           p.quote_count, p.impression_count, a.username, a.name
-    FROM posts p
-    LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
-    WHERE p.platform = :platform AND p.created_at_us >= :lo AND p.created_at_us < :hi
-    ORDER BY p.created_at_us, LENGTH(p.id), p.id
-"""
-
-
-def archive_pages(conn: Connection, settings: Settings) -> Iterator[dict[str, Any]]:
-    """Yield the window's stored posts as API v2 pages, each post once (see the module doc)."""
-    lo, hi = day_bounds_us(settings.campaign.start, settings.campaign.end, settings.campaign.tz)
-    params = {"platform": "x", "lo": lo, "hi": hi}
-    data: list[dict[str, Any]] = []
-    users: dict[str, dict[str, Any]] = {}
-    for rows in stream_rows(conn, _POSTS_SQL, params, 5000):
-        for row in rows:
-            post, user = _post_object(row)
-            uid = post.get("author_id")
-            clash = uid is not None and uid in users and users[uid] != user
-            if len(data) == PAGE_SIZE or clash:
-                yield _page(data, users)
-                data, users = [], {}
-            data.append(post)
-            if uid is not None:
-                users[uid] = user
-    if data:
-        yield _page(data, users)
-
-
-def _page(data: list[dict[str, Any]], users: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    page: dict[str, Any] = {"data": data}
-    if users:
-        page["includes"] = {"users": list(users.values())}
-    page["meta"] = {"result_count": len(data)}
-    return page
-
-
-def _post_object(row: tuple) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (the API v2 post object of a stored row, its author's user object)."""
-    (post_id, text, gone_at, author_id, created_us, kind, hashtags, mentions, followers) = row[:9]
-    counts = row[9:14]
-    username, name = row[14:16]
-    post: dict[str, Any] = {"id": str(post_id), "text": "" if gone_at else (text or "")}
-    if author_id is not None:
-        post["author_id"] = str(author_id)
-    post["created_at"] = utc_text(from_epoch_us(int(created_us)))
-    post["entities"] = {
-        "hashtags": [{"tag": t} for t in (hashtags or "").split()],
-        "mentions": [{"username": m} for m in (mentions or "").split()],
-    }
-    if kind in _KIND_TYPE:
-        # hashmon keeps the kind, not the id of the post referred to
-        post["referenced_tweets"] = [{"type": _KIND_TYPE[kind]}]
-    metrics = {k: int(v) for k, v in zip(_COUNTS, counts, strict=True) if v is not None}
-    if metrics:
-        post["public_metrics"] = metrics
-    if gone_at:
-        post["hashmon_gone"] = True  # deleted or withheld on X since: no text kept
-    user: dict[str, Any] = {"id": str(author_id)}
-    if username is not None:
-        user["username"] = username
-    if name is not None:
-        user["name"] = name
-    if followers is not None:
-        user["public_metrics"] = {"followers_count": int(followers)}
-    return post, user
-
-
-def write_archive(conn: Connection, settings: Settings, path: Path) -> int:
-    """Write the window's posts to ``path`` as gzipped JSON lines; return how many posts."""
-    n = 0
-    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-        for page in archive_pages(conn, settings):
-            n += len(page["data"])
-            gz.write(json.dumps(page, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
-    return n
 
 
 def _toml_value(value: Any) -> str:
@@ -409,144 +302,3 @@ def readme(settings: Settings, n_posts: int | None, files: list[str]) -> str:
             "",
         ]
     )
-
-
-# --- verifying ------------------------------------------------------------------------
-
-
-@dataclass
-class Verdict:
-    """What verify-pack found: ``problems`` empty means every check passed."""
-
-    problems: list[str] = field(default_factory=list)
-    figures_checked: int = 0
-    note: str | None = None  # what could not be checked, though nothing failed
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify_pack(path: str | Path) -> Verdict:
-    """Check a pack's checksums, then recompute its figures from its archive and compare.
-
-    Raises HashmonError when ``path`` is not a readable zip or holds no ``SHA256SUMS``.
-    """
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            entries = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
-    except FileNotFoundError:
-        raise HashmonError(f"{path}: no such file; give the path of a hashmon pack") from None
-    except (zipfile.BadZipFile, OSError, zlib.error) as exc:
-        raise HashmonError(f"{path} is not a readable zip ({exc}); give a hashmon pack") from None
-    if SUMS not in entries:
-        raise HashmonError(f"{path} holds no {SUMS}: it is not a hashmon pack")
-    verdict = Verdict(problems=check_sums(entries))
-    if verdict.problems:
-        return verdict
-    if ARCHIVE not in entries:
-        verdict.note = (
-            f"every checksum equal; a shareable pack holds no {ARCHIVE}, so its figures "
-            "cannot be recomputed from it"
-        )
-        return verdict
-    _compare_figures(entries, verdict)
-    return verdict
-
-
-def check_sums(entries: dict[str, bytes]) -> list[str]:
-    """Return one line per file whose fingerprint differs, is missing or is not listed."""
-    listed: dict[str, str] = {}
-    problems = []
-    for line in entries[SUMS].decode("utf-8", "replace").splitlines():
-        digest, sep, name = line.partition("  ")
-        if not sep:
-            problems.append(f"{SUMS} has a line that is not 'checksum  file': {line[:80]!r}")
-            continue
-        listed[name] = digest
-    for name, digest in listed.items():
-        if name not in entries:
-            problems.append(f"{name}: listed in {SUMS} but missing from the pack")
-        elif hashlib.sha256(entries[name]).hexdigest() != digest:
-            problems.append(f"{name}: changed since the pack was written (checksum differs)")
-    for name in sorted(set(entries) - set(listed) - {SUMS}):
-        problems.append(f"{name}: not listed in {SUMS} (added after the pack was written)")
-    return problems
-
-
-def _compare_figures(entries: dict[str, bytes], verdict: Verdict) -> None:
-    from monitor.archive import import_files
-    from monitor.store.engine import make_engine
-    from reports.stats import stats_object
-
-    reports = [n for n in entries if n.startswith("summary/") and n.endswith(".json")]
-    if len(reports) != 1:
-        verdict.problems.append("the pack holds no single summary JSON file under summary/")
-        return
-    try:
-        claimed = json.loads(entries[reports[0]])["figures"]
-    except (ValueError, KeyError, TypeError):
-        verdict.problems.append(f"{reports[0]} holds no figures to compare")
-        return
-    try:
-        config = tomllib.loads(entries["config.toml"].decode("utf-8"))
-    except (KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        verdict.problems.append(f"config.toml is missing or unreadable ({exc})")
-        return
-    with tempfile.TemporaryDirectory(prefix="hashmon-verify-") as tmp:
-        archive = Path(tmp) / ARCHIVE
-        archive.write_bytes(entries[ARCHIVE])
-        db = Path(tmp) / "verify.db"
-        for name, data in entries.items():
-            if name.startswith("stakeholders/"):
-                (Path(tmp) / name).parent.mkdir(exist_ok=True)
-                (Path(tmp) / name).write_bytes(data)
-        if isinstance(config.get("stakeholders"), dict):
-            # the lists' paths are relative to config.toml, inside the pack
-            config["stakeholders"] = {
-                k: str(Path(tmp) / v)
-                for k, v in config["stakeholders"].items()
-                if isinstance(v, str)
-            }
-        settings = parse_settings(
-            {**config, "database": {"url": f"sqlite:///{db}"}}, "config.toml in the pack"
-        )
-        engine = make_engine(settings.database.url)
-        try:
-            import_files(engine, [archive])
-            with snapshot(engine) as conn:
-                recomputed = stats_object(conn, settings)
-        finally:
-            engine.dispose()
-    for key in ("days", "totals", "groups"):
-        if key in claimed or key in recomputed:
-            verdict.figures_checked += _diff(
-                key, claimed.get(key), recomputed.get(key), verdict.problems
-            )
-
-
-def _diff(where: str, claimed: Any, recomputed: Any, problems: list[str]) -> int:
-    """Append a line per figure that differs; return how many figures were compared."""
-    if isinstance(claimed, dict) and isinstance(recomputed, dict):
-        return sum(
-            _diff(f"{where}.{k}", claimed.get(k), recomputed.get(k), problems)
-            for k in sorted(set(claimed) | set(recomputed), key=str)
-        )
-    if isinstance(claimed, list) and isinstance(recomputed, list):
-        if len(claimed) != len(recomputed):
-            problems.append(f"{where}: {len(claimed)} in the pack, {len(recomputed)} recomputed")
-            return 1
-        return sum(
-            _diff(f"{where}[{i}]", a, b, problems)
-            for i, (a, b) in enumerate(zip(claimed, recomputed, strict=True))
-        )
-    if not _same(claimed, recomputed):
-        problems.append(f"{where}: {claimed!r} in the pack, {recomputed!r} recomputed")
-    return 1
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
-    return a == b

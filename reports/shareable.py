@@ -1,11 +1,13 @@
 """The shareable version of a report: private individuals neither named nor quoted.
 
-METRICS.md "Shareable outputs": a **public account** is a campaign account, or an
-author whose latest known follower count is at least ``[shareable] min_followers``
-(verified accounts and listed stakeholders count too, once hashmon stores the one and
-reads the other). Lists keep public accounts' rows and end with one aggregate row over
-everyone else in the period; a public post's mentions of private individuals read
-``@…``. Figures are never touched: shareable hides names, never numbers.
+METRICS.md "Shareable outputs": a **public account** is a campaign account, a listed
+stakeholder (the supporters and decision makers lists), an account X marks verified
+(``authors.verified``), or an author whose latest known follower count is at least
+``[shareable] min_followers``. ``public_sql`` is that rule as one SQL condition, which
+every question here asks: who of these names or ids is public, and what the private
+individuals' posts add up to. Lists keep public accounts' rows and end with one
+aggregate row over everyone else in the period; a public post's mentions of private
+individuals read ``@…``. Figures are never touched: shareable hides names, never numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 
 from monitor.settings import Settings
+from monitor.stakeholder_lists import load_lists
 from reports.periods import window_sql
 from reports.report_data import ReportData
 
@@ -26,45 +29,59 @@ _COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 
 
-def _campaign_accounts(settings: Settings) -> set[str]:
-    return {a.strip().lstrip("@").casefold() for a in settings.campaign.accounts}
+def public_handles(settings: Settings) -> set[str]:
+    """Return the usernames (casefolded) public whatever their audience: the campaign's
+    accounts and every handle of the stakeholder lists."""
+    lists = load_lists(settings)
+    listed = [*(lists.supporters or ()), *(lists.decision_makers or ())]
+    return set(settings.campaign.account_terms) | {h for s in listed for h in s.handles}
+
+
+def public_sql(settings: Settings, alias: str = "a") -> tuple[str, dict[str, Any]]:
+    """Return (SQL condition true for a public account's row of ``authors AS alias``, its
+    parameters; bind ``sh_handles`` expanding). Never NULL, so ``NOT (...)`` is the rest."""
+    condition = (
+        f"(LOWER(COALESCE({alias}.username, '')) IN :sh_handles "
+        f"OR COALESCE({alias}.verified, FALSE) "
+        f"OR COALESCE({alias}.followers_count, 0) >= :sh_least)"
+    )
+    handles = sorted(public_handles(settings)) or [""]
+    return condition, {"sh_handles": handles, "sh_least": settings.shareable.min_followers}
+
+
+def _public_where(conn: Connection, settings: Settings, column: str, values: list[str]) -> set[str]:
+    """Return the ``column`` values of public authors among ``values``."""
+    condition, params = public_sql(settings)
+    found: set[str] = set()
+    for k in range(0, len(values), 500):  # bounded IN lists on both databases
+        sql = (
+            f"SELECT {column} FROM authors a WHERE a.platform = 'x' "
+            f"AND {column} IN :values AND {condition}"
+        )
+        rows = conn.execute(
+            text(sql).bindparams(
+                bindparam("values", expanding=True), bindparam("sh_handles", expanding=True)
+            ),
+            params | {"values": values[k : k + 500]},
+        ).scalars()
+        found |= {str(r) for r in rows}
+    return found
 
 
 def public_usernames(conn: Connection, settings: Settings, names: Iterable[str]) -> set[str]:
     """Return which of ``names`` (casefolded) are public accounts."""
     wanted = {n.casefold() for n in names}
-    public = wanted & _campaign_accounts(settings)
+    public = wanted & public_handles(settings)  # listed: public even if never seen posting
     rest = sorted(wanted - public)
     if rest:
-        rows = conn.execute(
-            text(
-                "SELECT LOWER(username) FROM authors WHERE platform = 'x' "
-                "AND followers_count >= :least AND LOWER(username) IN :names"
-            ).bindparams(bindparam("names", expanding=True)),
-            {"least": settings.shareable.min_followers, "names": rest},
-        ).scalars()
-        public |= {str(r).casefold() for r in rows}
+        public |= {n.casefold() for n in _public_where(conn, settings, "LOWER(a.username)", rest)}
     return public
 
 
 def public_author_ids(conn: Connection, settings: Settings, ids: Iterable[str]) -> set[str]:
     """Return which author ids belong to public accounts."""
-    ids = sorted({i for i in ids if i is not None})
-    if not ids:
-        return set()
-    rows = conn.execute(
-        text(
-            "SELECT id, username, followers_count FROM authors WHERE platform = 'x' AND id IN :ids"
-        ).bindparams(bindparam("ids", expanding=True)),
-        {"ids": ids},
-    ).all()
-    accounts = _campaign_accounts(settings)
-    least = settings.shareable.min_followers
-    return {
-        str(i)
-        for i, username, followers in rows
-        if (username or "").casefold() in accounts or (followers or 0) >= least
-    }
+    wanted = sorted({i for i in ids if i is not None})
+    return _public_where(conn, settings, "a.id", wanted) if wanted else set()
 
 
 def mask_mentions(text_: str, public: set[str]) -> str:
@@ -79,7 +96,7 @@ def private_totals(conn: Connection, settings: Settings, report: ReportData) -> 
     impressions and engagements of private individuals' posts in the report's period."""
     first, last = report.days[0], report.days[-1]
     cte, join, params = window_sql(settings, first, last)
-    accounts = sorted(_campaign_accounts(settings)) or [""]
+    public, public_params = public_sql(settings)
     counts = ",\n".join(
         f"SUM(CASE WHEN p.kind = 'retweet' THEN 0 ELSE COALESCE(p.{c}, 0) END) AS {c}"
         for c in _COUNTS
@@ -93,13 +110,12 @@ def private_totals(conn: Connection, settings: Settings, report: ReportData) -> 
                {counts}
         {join}
         LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
-        WHERE NOT (COALESCE(a.followers_count, 0) >= :sh_least
-                   OR LOWER(COALESCE(a.username, '')) IN :sh_accounts)
+        WHERE NOT {public}
     """
     row = (
         conn.execute(
-            text(sql).bindparams(bindparam("sh_accounts", expanding=True)),
-            params | {"sh_least": settings.shareable.min_followers, "sh_accounts": accounts},
+            text(sql).bindparams(bindparam("sh_handles", expanding=True)),
+            params | public_params,
         )
         .mappings()
         .one()

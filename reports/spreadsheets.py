@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,11 +232,19 @@ def csv_bytes(table: Table) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+def noticed(table: Table, notice: str) -> Table:
+    """Return ``table`` with a last ``notice`` column saying ``notice`` on every row: a
+    shareable CSV says what it is on its face, and still reads as one header and rows."""
+    rows = [[*row, notice] for row in table.rows]
+    return replace(table, columns=[*table.columns, "notice"], rows=rows)
+
+
 def write_csvs(report: ReportData, out_dir: Path, stem: str) -> list[Path]:
     """Write one CSV per table as ``{stem}-{table}.csv``; return the paths."""
-    return [
-        write_file(out_dir / f"{stem}-{t.name}.csv", csv_bytes(t)) for t in report_tables(report)
-    ]
+    tables = report_tables(report)
+    if report.shareable:
+        tables = [noticed(t, shareable_notice(report.settings)) for t in tables]
+    return [write_file(out_dir / f"{stem}-{t.name}.csv", csv_bytes(t)) for t in tables]
 
 
 # --- XLSX -------------------------------------------------------------------------------

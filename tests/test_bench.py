@@ -36,10 +36,12 @@ def test_quick_bench_prints_the_table_with_the_floor_and_the_peer(tmp_path: Path
         "hashmon stats --json",
         "hashmon stakeholders --json (1,000 + 650)",
         "hashmon report summary (all formats)",
+        "hashmon report summary --pack",
         "naive: pandas read_sql + groupby",
     ):
         assert contender in table
     assert "× floor" in table
+    assert "the impact pack written in" in table  # the pack beside the summary it writes
     assert "WARNING" not in table  # the floor and hashmon counted the same posts
     floor_rows = [line for line in table.splitlines() if "floor:" in line]
     assert all(line.split()[-2] != "nan" for line in floor_rows)

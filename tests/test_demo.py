@@ -48,7 +48,7 @@ def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> N
 
 
 def test_the_demo_pack_verifies_and_fails_with_one_byte_changed(demo_run) -> None:
-    from reports.pack import verify_pack
+    from reports.pack_verify import verify_pack
 
     out, _ = demo_run
     pack = out / "summary-IMHAW17-pack.zip"

@@ -418,3 +418,32 @@ def test_text_of_another_platform_is_kept_as_sent() -> None:
     assert normalize_page(page(post("7", "a &amp; b")), platform="other").posts[0].text == (
         "a &amp; b"
     )
+
+
+# --- verified accounts (METRICS.md "Shareable outputs": a public account) -------------
+
+
+def test_the_verified_mark_of_a_recorded_user_is_kept_and_an_unsaid_one_is_unknown() -> None:
+    raw = json.loads(
+        (FIXTURES / "pages" / "tweets_lookup__verified_type__2022-12.json").read_text()
+    )
+    users = raw["includes"]["users"]
+    assert users[0]["verified_type"] == "business"  # what the recording says
+    authors = {a.id: a for a in normalize_page(raw).authors}
+    assert authors[users[0]["id"]].verified is True
+    page = {
+        "data": [
+            {"id": str(n), "text": "#IMHAW17", "author_id": uid}
+            for n, uid in enumerate(["1", "2", "3", "4"], start=10)
+        ],
+        "includes": {
+            "users": [
+                {"id": "1", "username": "a", "verified": True},  # the old flag alone
+                {"id": "2", "username": "b", "verified": True, "verified_type": "none"},
+                {"id": "3", "username": "c", "verified": False, "verified_type": "none"},
+                {"id": "4", "username": "d"},  # not said: unknown, not "not verified"
+            ]
+        },
+    }
+    got = {a.id: a.verified for a in normalize_page(page).authors}
+    assert got == {"1": True, "2": True, "3": False, "4": None}

@@ -21,7 +21,8 @@ from monitor.refresh import refresh_metrics
 from monitor.settings import Settings
 from monitor.sources.x import XSource
 from monitor.store.engine import snapshot
-from reports.pack import EQUAL, verify_pack, write_pack
+from reports.pack import write_pack
+from reports.pack_verify import EQUAL, verify_pack
 from reports.stats import stats_object
 from tests import reportdata as rd
 from tests.xapi import TOKEN, FakeX
@@ -142,7 +143,7 @@ def test_figures_that_differ_are_named(campaign: Engine, tmp_path: Path) -> None
     obj = json.loads(entries[name])
     obj["figures"]["totals"]["posts"] += 1
     entries[name] = json.dumps(obj).encode()
-    from reports.pack import sums_text
+    from reports.pack_verify import sums_text
 
     del entries["SHA256SUMS"]
     entries["SHA256SUMS"] = sums_text(entries).encode()
@@ -175,6 +176,33 @@ def test_report_summary_pack_from_the_cli_then_verify_pack(
         main(["verify-pack", str(pack)])
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith(EQUAL)
+
+
+def test_writing_a_pack_is_a_run_that_status_shows(
+    campaign: Engine, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from jobs.cli import main
+
+    out = tmp_path / "reports"
+    url = campaign.url.render_as_string(hide_password=False)
+    for extra in ([], ["--shareable"]):
+        with pytest.raises(SystemExit) as done:
+            main(["--database", url, "report", "summary", "--out", str(out), "--pack", *extra])
+        assert done.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["--database", url, "status", "--json"])
+    assert done.value.code == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    packs = [(r["status"], r["message"]) for r in runs if r["kind"] == "pack"]
+    assert sorted(packs) == [
+        ("ok", f"impact pack in {out}"),
+        ("ok", f"shareable impact pack in {out}"),
+    ]
+    assert sum(r["kind"] == "report" for r in runs) == 2  # the summaries, as before
+    with pytest.raises(SystemExit) as done:
+        main(["--database", url, "status"])
+    assert "pack     ok          " in capsys.readouterr().out
 
 
 def test_verify_pack_refuses_a_file_that_is_not_a_pack_in_one_line(

@@ -7,7 +7,7 @@ are fixed-width UTC ISO text, which sorts as it reads.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Engine, Index, Integer, String, Text, func, text
+from sqlalchemy import BigInteger, Boolean, Engine, Index, Integer, String, Text, func, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +73,9 @@ class Author(Base):
     name: Mapped[str | None] = mapped_column(Text)
     followers_count: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[str] = mapped_column(String(32))
+    # X marks the account verified (METRICS.md "Shareable outputs": a public account);
+    # as last said, None while no sighting said
+    verified: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Observation(Base):
@@ -200,6 +203,7 @@ def create_schema(engine: Engine) -> None:
 _LATER_COLUMNS = (
     ("posts", "gone_at", "VARCHAR(32)"),
     ("posts", "gone_reason", "VARCHAR(16)"),
+    ("authors", "verified", "BOOLEAN"),
 )
 
 

@@ -47,6 +47,7 @@ _AUTHOR_UPDATES = (
     "username = COALESCE(excluded.username, authors.username), "
     "name = COALESCE(excluded.name, authors.name), "
     "followers_count = COALESCE(excluded.followers_count, authors.followers_count), "
+    "verified = COALESCE(excluded.verified, authors.verified), "
     "updated_at = excluded.updated_at"
 )
 # PostgreSQL types of a batch's columns, for its staging tables
@@ -54,7 +55,7 @@ _PG_POST_TYPES = (
     "text", "text", "text", "bigint", "text", "text", "text", "text", "bigint",
     "bigint", "bigint", "bigint", "bigint", "bigint", "integer",
 )  # fmt: skip
-_PG_AUTHOR_TYPES = ("text", "text", "text", "text", "bigint")
+_PG_AUTHOR_TYPES = ("text", "text", "text", "text", "bigint", "boolean")
 
 
 def _upsert_posts_sql(conn: Connection) -> str:
@@ -134,7 +135,7 @@ def _merged_authors(authors: Sequence[AuthorRecord]) -> dict[tuple[str, str], li
         if row is None:
             merged[key] = list(a)
             continue
-        for i in (2, 3, 4):
+        for i in range(2, len(a)):
             if a[i] is not None:
                 row[i] = a[i]
     return merged
@@ -268,7 +269,8 @@ class ImportWriter:
             # temp tables belong to the connection, so clear what a failed import left
             conn.exec_driver_sql(
                 "CREATE TEMP TABLE IF NOT EXISTS hashmon_author_sightings "
-                "(platform TEXT, id TEXT, username TEXT, name TEXT, followers_count INTEGER)"
+                "(platform TEXT, id TEXT, username TEXT, name TEXT, followers_count INTEGER, "
+                "verified BOOLEAN)"
             )
             conn.exec_driver_sql(f"DELETE FROM {self._STAGE}")
 
@@ -296,7 +298,8 @@ class ImportWriter:
             if rows:
                 # rowid keeps the order seen (merging a batch first saved 2 % of the rows
                 # and cost more than it saved)
-                self.conn.exec_driver_sql(f"INSERT INTO {self._STAGE} VALUES (?, ?, ?, ?, ?)", rows)
+                marks = ", ".join("?" * len(AuthorRecord._fields))
+                self.conn.exec_driver_sql(f"INSERT INTO {self._STAGE} VALUES ({marks})", rows)
         return new, updated
 
     def forget(self) -> None:

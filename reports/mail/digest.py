@@ -256,7 +256,8 @@ def silent_line(data: dict[str, Any]) -> str | None:
 
 
 def top_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(data.get("top_posts") or [])[:TOP_POSTS]
+    # a shareable list's closing row counts private individuals: it is no post to show
+    return [p for p in data.get("top_posts") or [] if not p.get("aggregate")][:TOP_POSTS]
 
 
 def safe_url(url: Any) -> str | None:
@@ -279,6 +280,8 @@ def plain_text(report: WrittenReport) -> str:
     lines = [heading(data)]
     if data["report"].get("simulated"):
         lines.append(SIMULATED)
+    if data.get("shareable"):  # the shareable version says so, and what it leaves out
+        lines.append(one_line(data["shareable"], 400))
     lines.append("")
     for title, totals in headline_sections(data):
         lines.append(title)
@@ -350,6 +353,9 @@ def html_body(report: WrittenReport, cids: dict[Path, str]) -> str:
             f'<p style="{_FONT}background:#fff3cd;color:#664d03;padding:8px;font-weight:bold;">'
             f"{_e(SIMULATED)}</p>"
         )
+    if data.get("shareable"):
+        notice = _e(one_line(data["shareable"], 400))
+        out.append(f'<p style="{_FONT}font-weight:bold;">{notice}</p>')
     for title, totals in headline_sections(data):
         out.append(_figures_table(title, totals))
     p = f'style="{_FONT}font-size:14px;margin:4px 0;"'
