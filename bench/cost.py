@@ -4,7 +4,7 @@ schedules, and how close each report's engagements are to the truth at its time.
 Each schedule runs ``hashmon demo`` (the same passes as ``hashmon run``, on the
 simulated clock) into a fresh folder. Reads come from ``post_reads``; a report's
 engagements at time T are what the database held at T (each post's latest observation
-at or before T, non-retweets, as reports/stats.py sums them), against what the
+at or before T, non-retweets, as reports/sums.py sums them), against what the
 simulator's lookup returns at T (the truth). ``hashmon plan``'s forecast, with N the
 stored posts, is printed beside the reads measured.
 """
