@@ -61,6 +61,8 @@ class PostRecord(NamedTuple):
     reply_count: int | None
     quote_count: int | None
     impression_count: int | None
+    # a retweet's retweeted post (METRICS.md: retweets of a hidden post are hidden)
+    retweeted_id: str | None
 
 
 class AuthorRecord(NamedTuple):
@@ -161,6 +163,14 @@ def _kind(refs: Any) -> str:
     if "quoted" in types:
         return "quote"
     return "original"
+
+
+def _retweeted_id(refs: list) -> str | None:
+    """Return the id of the post a retweet retweets, when its reference gives a usable one."""
+    for r in refs:
+        if isinstance(r, dict) and r.get("type") == "retweeted":
+            return _id(r.get("id"))
+    return None
 
 
 def _joined(terms: list[str]) -> str:
@@ -327,6 +337,7 @@ def _posts(
             hashtags, mentions = _text_terms(text)
         created_at = get("created_at")
         refs = get("referenced_tweets")
+        retweeted = None
         if not refs:
             kind = "original"
         elif (
@@ -336,8 +347,12 @@ def _posts(
             and type(ref_type := refs[0].get("type")) is str
         ):
             kind = _KIND_OF_TYPE.get(ref_type, "original")
+            if kind == "retweet":
+                retweeted = _retweeted_id(refs)
         else:
             kind = _kind(refs)
+            if kind == "retweet":
+                retweeted = _retweeted_id(refs)
         followers = None
         if author_id is not None:
             author = authors.get(author_id)
@@ -369,6 +384,7 @@ def _posts(
                     reply,
                     quote,
                     impression,
+                    retweeted,
                 ),
             )
         )
