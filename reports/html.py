@@ -34,7 +34,7 @@ from reports.format import (
     shareable_notice,
 )
 from reports.report_data import ReportData
-from reports.wording import progress_when, report_notices, summary_lead
+from reports.wording import progress_when, report_notices, summary_lead, target_days
 
 # nothing may load or run except the inline styles and the embedded PNGs
 CSP = (
@@ -89,6 +89,7 @@ def environment() -> Environment:
         clip=clip,
         post_excerpt=post_excerpt,
         moderation_lines=moderation_lines,
+        target_days=target_days,
         https_only=https_only,
         long_day=long_day,
         short_day=day_label,
