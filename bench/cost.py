@@ -5,7 +5,7 @@ refresh schedules, and how close each report's engagements are to the truth at i
 Each schedule runs ``hashmon demo`` (the same passes as ``hashmon run``, on the
 simulated clock, with the schedule's refresh settings) into a fresh folder. Reads come
 from ``post_reads``; a report's engagements at time T are what the database held at T
-(each post's latest observation at or before T, non-retweets, as reports/stats.py sums
+(each post's latest observation at or before T, non-retweets, as reports/sums.py sums
 them), against what the simulator's lookup returns at T (the truth). ``hashmon plan``'s
 forecast, with N the stored posts, is printed beside the reads measured. The new
 default is held to issue 16's targets (``TARGETS``), each line ending "met" or "NOT met".

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobs.inert import inert
-from reports.stats import PERIOD_KEYS
+from reports.figure_keys import PERIOD_KEYS
 
 
 def plain(value: Any) -> Text:

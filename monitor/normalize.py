@@ -61,6 +61,8 @@ class PostRecord(NamedTuple):
     reply_count: int | None
     quote_count: int | None
     impression_count: int | None
+    # a retweet's retweeted post (METRICS.md: retweets of a hidden post are hidden)
+    retweeted_id: str | None
 
 
 class AuthorRecord(NamedTuple):
@@ -147,21 +149,20 @@ _KIND_OF_TYPE = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote
 
 
 def _kind(refs: Any) -> str:
-    if not isinstance(refs, list) or not refs:
+    """The kind a post's references give it; _KIND_OF_TYPE's order is the precedence."""
+    if not isinstance(refs, list):
         return "original"
-    types = set()
+    # a type that is not a string names no kind (and is not hashable)
+    types = {r.get("type") for r in refs if isinstance(r, dict) and isinstance(r.get("type"), str)}
+    return next((kind for t, kind in _KIND_OF_TYPE.items() if t in types), "original")
+
+
+def _retweeted_id(refs: list) -> str | None:
+    """Return the id of the post a retweet retweets, when its reference gives a usable one."""
     for r in refs:
-        if isinstance(r, dict):
-            t = r.get("type")
-            if isinstance(t, str):  # anything else names no kind (and is not hashable)
-                types.add(t)
-    if "retweeted" in types:
-        return "retweet"
-    if "replied_to" in types:
-        return "reply"
-    if "quoted" in types:
-        return "quote"
-    return "original"
+        if isinstance(r, dict) and r.get("type") == "retweeted":
+            return _id(r.get("id"))
+    return None
 
 
 def _joined(terms: list[str]) -> str:
@@ -338,6 +339,7 @@ def _posts(
             hashtags, mentions = _text_terms(text)
         created_at = get("created_at")
         refs = get("referenced_tweets")
+        retweeted = None
         if not refs:
             kind = "original"
         elif (
@@ -347,8 +349,12 @@ def _posts(
             and type(ref_type := refs[0].get("type")) is str
         ):
             kind = _KIND_OF_TYPE.get(ref_type, "original")
+            if kind == "retweet":
+                retweeted = _retweeted_id(refs)
         else:
             kind = _kind(refs)
+            if kind == "retweet":
+                retweeted = _retweeted_id(refs)
         followers = None
         if author_id is not None:
             author = authors.get(author_id)
@@ -380,6 +386,7 @@ def _posts(
                     reply,
                     quote,
                     impression,
+                    retweeted,
                 ),
             )
         )

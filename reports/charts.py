@@ -23,7 +23,7 @@ from matplotlib.axes import Axes  # noqa: E402 - the backend is chosen first
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from reports.stats import METRIC_NAMES  # noqa: E402
+from reports.figure_keys import METRIC_NAMES  # noqa: E402
 
 INK = "#1a1a1a"
 GRID = "#d0d0d0"

@@ -17,7 +17,7 @@ from monitor.times import (
     from_epoch_us,
     utc_text,
 )
-from reports.moderation import moderation_reasons
+from reports.moderation import kept_sql, moderation_reasons, moderation_rules
 
 
 def collection_coverage(
@@ -91,7 +91,7 @@ def collection_coverage(
         ),
         {"lo": lo_us, "hi": hi_us},
     ).scalar_one()
-    out = {
+    out: dict[str, Any] = {
         "posts": totals["posts"],
         "gone_posts": int(gone),
         "stored_posts": None,
@@ -108,6 +108,20 @@ def collection_coverage(
         "excluded_posts": totals["excluded_posts"],
         "moderation_lists": moderation_reasons(settings),
     }
+    if settings.moderation.hidden_ids or settings.moderation.hidden_usernames:
+        # counted retweets stored before hashmon kept what a retweet retweets: whether
+        # they are retweets of a hidden post is unknown, and they count as not hidden
+        kept, kept_params = kept_sql(moderation_rules(conn, settings))
+        out["retweets_of_unknown_post"] = int(
+            conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM posts p WHERE p.kind = 'retweet' "
+                    "AND p.retweeted_id IS NULL AND p.created_at_us >= :lo "
+                    f"AND p.created_at_us < :hi AND {kept}"
+                ),
+                {"lo": lo_us, "hi": hi_us} | kept_params,
+            ).scalar_one()
+        )
     if settings.source.kind == "x":  # the simulator costs nothing: no key, the demo unchanged
         out["month_use"] = month_use(conn, settings, hi_us, now)
     return out
@@ -189,8 +203,16 @@ def moderation_lines(c: dict[str, Any]) -> list[str]:
         f"{hidden:,} {'post is' if hidden == 1 else 'posts are'} hidden: counted in every "
         "figure, but never shown or quoted in any list, chart or file, because the config's "
         f"[moderation] lists name {' and '.join(hide_why)} (retweets of a hidden post "
-        "are never listed either)."
+        "are hidden too)."
     )
+    unknown = c.get("retweets_of_unknown_post") or 0
+    if unknown:
+        lines.append(
+            f"{unknown:,} {'retweet was' if unknown == 1 else 'retweets were'} stored by an "
+            "earlier hashmon that did not keep which post a retweet retweets: "
+            f"{'it is' if unknown == 1 else 'they are'} counted as not hidden, whether or not "
+            "the post retweeted is hidden."
+        )
     exclude_why = [
         _entries(lists["exclude_posts"], "post", "exclude_posts"),
         _entries(lists["exclude_accounts"], "account", "exclude_accounts"),

@@ -8,8 +8,8 @@ from typing import Any
 
 from monitor.settings import Settings
 from reports.charts import count, day_label
+from reports.figure_keys import METRIC_NAMES
 from reports.report_data import ReportData
-from reports.stats import METRIC_NAMES
 
 SIMULATED_BANNER = "Simulated data — not real posts"
 

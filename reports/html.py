@@ -37,7 +37,7 @@ from reports.format import (
     shareable_notice,
 )
 from reports.report_data import ReportData
-from reports.wording import progress_when, report_notices, summary_lead
+from reports.wording import progress_when, report_notices, summary_lead, target_days
 
 # nothing may load or run except the inline styles and the embedded PNGs
 CSP = (
@@ -93,6 +93,7 @@ def environment() -> Environment:
         post_excerpt=post_excerpt,
         moderation_lines=moderation_lines,
         month_use_lines=month_use_lines,
+        target_days=target_days,
         https_only=https_only,
         long_day=long_day,
         short_day=day_label,

@@ -108,10 +108,63 @@ def kept_sql(rules: Rules, alias: str = "p") -> tuple[str, dict[str, Any]]:
     return ("1 = 1", {}) if not params else (f"NOT {cond}", params)
 
 
+def _retweets_of(
+    ids: Sequence[str], authors: Sequence[tuple[str, str]], prefix: str, alias: str
+) -> tuple[str, dict[str, Any]]:
+    """Return SQL true for a retweet of a post listed by id or written by one of
+    ``authors`` (when that post is stored, so its author is known), never NULL.
+
+    The parameters are ``_condition``'s own names and values. A retweet stored before
+    ``retweeted_id`` existed has NULL there and is no retweet of anything here.
+    """
+    parts, params = [], {}
+    if ids:
+        params[f"{prefix}pf"] = _POST_PLATFORM
+        names = ", ".join(f":{prefix}i{i}" for i in range(len(ids)))
+        params |= {f"{prefix}i{i}": v for i, v in enumerate(ids)}
+        parts.append(f"({alias}.platform = :{prefix}pf AND {alias}.retweeted_id IN ({names}))")
+    by_platform: dict[str, list[str]] = {}
+    for platform, author_id in authors:
+        by_platform.setdefault(platform, []).append(author_id)
+    for k, (platform, author_ids) in enumerate(sorted(by_platform.items())):
+        params[f"{prefix}ap{k}"] = platform
+        names = ", ".join(f":{prefix}a{k}_{i}" for i in range(len(author_ids)))
+        params |= {f"{prefix}a{k}_{i}": v for i, v in enumerate(author_ids)}
+        # not correlated: the database reads the hidden accounts' post ids once a
+        # statement (a hashed set), not once a retweet
+        parts.append(
+            f"({alias}.platform || '' = :{prefix}ap{k} AND {alias}.retweeted_id IN "
+            f"(SELECT o.id FROM posts o WHERE o.platform = :{prefix}ap{k} "
+            f"AND o.author_id IN ({names})))"
+        )
+    if not parts:
+        return "1 = 0", {}
+    return (
+        f"({alias}.kind = 'retweet' AND {alias}.retweeted_id IS NOT NULL "
+        f"AND ({' OR '.join(parts)}))",
+        params,
+    )
+
+
 def hidden_sql(rules: Rules, alias: str = "p") -> tuple[str, dict[str, Any]]:
     """Return (SQL true for a hidden post, its parameters); excluding wins over hiding,
-    so the condition is meant for posts already kept (``kept_sql``)."""
-    return _condition(rules.hidden_ids, rules.hidden_authors, "mh", alias)
+    so the condition is meant for posts already kept (``kept_sql``).
+
+    Retweets of a hidden post are hidden (METRICS.md): of a post in ``hide_posts``, or
+    of a stored post by a hidden account, unless that post is excluded (excluding wins,
+    so it is not a hidden post, and retweets of an excluded post stay as they are).
+    """
+    own, params = _condition(rules.hidden_ids, rules.hidden_authors, "mh", alias)
+    if not params:
+        return own, params
+    retweets, more = _retweets_of(rules.hidden_ids, rules.hidden_authors, "mh", alias)
+    if rules.excludes:
+        of_excluded, excluded_params = _retweets_of(
+            rules.excluded_ids, rules.excluded_authors, "mx", alias
+        )
+        retweets = f"({retweets} AND NOT {of_excluded})"
+        more |= excluded_params
+    return f"({own} OR {retweets})", params | more
 
 
 def hidden_authors_sql(rules: Rules, alias: str = "p") -> tuple[str, dict[str, Any]]:

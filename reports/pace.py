@@ -73,6 +73,9 @@ def baseline_pace(
                 row["needed_per_day"] = math.ceil(remaining / days_left)
         rows.append(row)
     last = rows[-1] if rows else None
+    per_day = None  # before the campaign every day is to come; a target per day if additive
+    if last is None and b is not None and metric in ADDITIVE_METRICS and campaign_days:
+        per_day = math.ceil(math.ceil(b.value) / len(campaign_days))
     passed_on = next(
         (r["date"] for r in rows if b is not None and r["cumulative"] >= b.value), None
     )
@@ -87,6 +90,6 @@ def baseline_pace(
         "passed_on": passed_on,
         "days_left": last["days_left"] if last else len(campaign_days),
         "needed": last["needed"] if last else (math.ceil(b.value) if b is not None else None),
-        "needed_per_day": last["needed_per_day"] if last else None,
+        "needed_per_day": last["needed_per_day"] if last else per_day,
         "in_progress": in_progress,
     }

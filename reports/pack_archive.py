@@ -31,7 +31,7 @@ _COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count", "impress
 _POSTS_SQL = """
     SELECT p.id, p.text, p.gone_at, p.author_id, p.created_at_us, p.kind, p.hashtags,
            p.mentions, p.author_followers, p.like_count, p.retweet_count, p.reply_count,
-           p.quote_count, p.impression_count, a.username, a.name
+           p.quote_count, p.impression_count, a.username, a.name, p.retweeted_id
     FROM posts p
     LEFT JOIN authors a ON a.platform = p.platform AND a.id = p.author_id
     WHERE p.platform = :platform AND p.created_at_us >= :lo AND p.created_at_us < :hi
@@ -72,7 +72,7 @@ def _post_object(row: tuple) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (the API v2 post object of a stored row, its author's user object)."""
     (post_id, text, gone_at, author_id, created_us, kind, hashtags, mentions, followers) = row[:9]
     counts = row[9:14]
-    username, name = row[14:16]
+    username, name, retweeted = row[14:17]
     post: dict[str, Any] = {"id": str(post_id), "text": "" if gone_at else (text or "")}
     if author_id is not None:
         post["author_id"] = str(author_id)
@@ -81,9 +81,9 @@ def _post_object(row: tuple) -> tuple[dict[str, Any], dict[str, Any]]:
         "hashtags": [{"tag": t} for t in (hashtags or "").split()],
         "mentions": [{"username": m} for m in (mentions or "").split()],
     }
-    if kind in _KIND_TYPE:
-        # hashmon keeps the kind, not the id of the post referred to
-        post["referenced_tweets"] = [{"type": _KIND_TYPE[kind]}]
+    if kind in _KIND_TYPE:  # of the posts referred to, hashmon keeps the retweeted one's id
+        ref = {"type": _KIND_TYPE[kind], **({"id": retweeted} if retweeted else {})}
+        post["referenced_tweets"] = [ref]
     metrics = {k: int(v) for k, v in zip(_COUNTS, counts, strict=True) if v is not None}
     if metrics:
         post["public_metrics"] = metrics

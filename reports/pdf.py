@@ -245,7 +245,7 @@ def pdf_flowables(report: ReportData, charts: list[Chart]) -> list[Flowable]:
                 Spacer(1, 4),
                 headline_table(report.to_date["totals"]),
                 Spacer(1, 8),
-                *_progress(report.pace, "so far"),
+                *_progress(report.pace, progress_when(report)),
                 *_chart(by_name.get("pace")),
             ]
         else:

@@ -23,9 +23,10 @@ from monitor.times import (
     local_stamp,
     utc_text,
 )
+from reports.figure_keys import ENGAGEMENT_COUNTS
 from reports.moderation import hidden_authors_sql, kept_sql, moderation_rules, shown_sql
 from reports.periods import window_sql
-from reports.stats import ENGAGEMENT_COUNTS, period_figures
+from reports.stats import period_figures
 
 KINDS = ("original", "retweet", "reply", "quote")
 

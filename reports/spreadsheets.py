@@ -20,11 +20,11 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from reports.definitions import definitions
+from reports.figure_keys import PERIOD_KEYS
 from reports.files import write_file
 from reports.format import metric_name, report_title, shareable_notice
 from reports.report_data import ReportData
 from reports.stakeholders import stakeholder_tables
-from reports.stats import PERIOD_KEYS
 
 # a spreadsheet reads a cell starting with one of these as a formula (or a DDE command)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -27,9 +27,11 @@ from monitor.settings import Settings
 from monitor.stakeholder_lists import SUPPORTERS, Lists, Stakeholder, load_lists
 from monitor.store.engine import stream_rows
 from monitor.times import DAY_US
+from reports.figure_keys import ENGAGEMENT_COUNTS
+from reports.matching import like_terms
 from reports.moderation import kept_sql, moderation_rules
 from reports.periods import offset_segments
-from reports.stats import ENGAGEMENT_COUNTS, date_span, like_terms, period_figures
+from reports.stats import date_span, period_figures
 
 GROUPS = ("owned", "supporters", "others")
 GROUP_KEYS = ("posts", "contributors", "potential_impressions", "potential_reach", "engagements")

@@ -1,13 +1,16 @@
 """Sentences whose truth depends on when they are written: the same words in every format.
 
 A report written before the campaign window ends speaks of "so far" and of the days
-still to come; after it, of the campaign as a whole. "Before the window ends" is the
+still to come; after it, of the campaign as a whole. Days still to come are counted
+from the last day a report's figures cover (a daily report's day), and that day is
+named, so a report of a past day read later says nothing untrue. "Before the window ends" is the
 report's ``generated_at`` against local midnight after ``campaign.end`` in the campaign
 time zone. The HTML page and the PDF both take their sentences from here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from reports.format import long_day, metric_name, num, pct
@@ -64,10 +67,39 @@ def summary_lead(report: Any) -> str:
 
 
 def progress_when(report: Any) -> str:
-    """Return how the cumulative figure is qualified: "so far" until the window ends."""
+    """Return how the cumulative figure is qualified, true at ``report.generated_at``:
+    "so far" while its last day is under way (or before the campaign starts), "by the
+    end of <day>" once that day is over, "over the campaign" for a summary after it."""
     if report.kind == "summary" and window_over(report.settings, report.generated_at):
         return "over the campaign"
-    return "so far"
+    day = finished_day(report.pace, report.generated_at, report.settings.campaign.tz)
+    return "so far" if day is None else f"by the end of {long_day(day)}"
+
+
+def finished_day(pace: dict[str, Any], written: dt.datetime, tz: dt.tzinfo) -> dt.date | None:
+    """Return the last day ``pace`` covers if that day was over when the report was
+    ``written``; None while it is under way, or before the campaign (figures "so far")."""
+    rows = pace["days"]
+    if not rows:
+        return None
+    last = dt.date.fromisoformat(rows[-1]["date"])
+    if pace["in_progress"] and last >= written.astimezone(tz).date():
+        return None
+    return last
+
+
+def target_days(pace: dict[str, Any], each: bool = True) -> str:
+    """Return the days still to come after the last day the pace covers, named so that the
+    sentence stays true whenever it is read: they are counted from the day reported (its
+    pace's last day), not from the day the report is written, and that day is named."""
+    left = pace["days_left"]
+    rows = pace["days"]
+    if not rows:  # before the campaign: every day of it is to come
+        return f"{'each of ' if each else ''}the campaign's {left} {_days(left)}"
+    last = dt.date.fromisoformat(rows[-1]["date"])
+    if left == 1:
+        return f"{long_day(last + dt.timedelta(days=1))}, the campaign's last day"
+    return f"{'each of ' if each else ''}the {left} campaign days after {long_day(last)}"
 
 
 def progress_lines(pace: dict[str, Any], when: str) -> list[str]:
@@ -90,13 +122,13 @@ def progress_lines(pace: dict[str, Any], when: str) -> list[str]:
         lines.append(f"{label} was passed on {long_day(pace['passed_on'])}.")
     elif pace["needed_per_day"] is not None:
         lines.append(
-            f"To pass it by the last day, each of the {left} remaining campaign "
-            f"{_days(left)} needs {num(pace['needed_per_day'])} {metric}."
+            f"To pass it by the last day, {num(pace['needed_per_day'])} {metric} are needed "
+            f"on {target_days(pace)}."
         )
     elif pace.get("needed") and left:
         lines.append(
             f"To pass it by the last day, the campaign needs {num(pace['needed'])} more "
-            f"{metric} in all over the {left} remaining campaign {_days(left)}. "
+            f"{metric} in all over {target_days(pace, each=False)}. "
             f"{metric.capitalize()} counts each account once however many days it posts, "
             "so there is no target per day."
         )

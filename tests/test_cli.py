@@ -148,7 +148,7 @@ def test_stats_without_json_prints_a_table_and_what_is_stored(db: str) -> None:
 
 def _big_stats_object(days: int) -> dict:
     """A stats object of a long, busy campaign: every figure many digits wide."""
-    from reports.stats import PERIOD_KEYS
+    from reports.figure_keys import PERIOD_KEYS
 
     def figures(seed: int) -> dict:
         out = {k: 1_026_000_000 + 7_919 * seed * (i + 1) for i, k in enumerate(PERIOD_KEYS)}

@@ -251,14 +251,26 @@ def _moderate(posts: Iterable[dict], usernames: dict[str, str], settings: Settin
             out.add(r.lstrip("@").split("?")[0].rstrip("/").casefold())
         return out
 
+    def retweeted(p: dict) -> int | None:
+        if p["kind"] != "retweet":
+            return None
+        refs = [r for r in p["item"].get("referenced_tweets") or [] if r["type"] == "retweeted"]
+        return int(refs[0]["id"]) if refs else None
+
+    posts = list(posts)
     ex_ids, ex_names = post_ids(m.exclude_posts), names(m.exclude_accounts)
     hide_ids, hide_names = post_ids(m.hide_posts), names(m.hide_accounts)
     for p in posts:
         name = usernames.get(p["author"], "").casefold() if p["author"] else ""
         p["excluded"] = p["id"] in ex_ids or (name != "" and name in ex_names)
-        p["hidden"] = not p["excluded"] and (
-            p["id"] in hide_ids or (name != "" and name in hide_names)
-        )
+        p["hidden"] = not p["excluded"] and (p["id"] in hide_ids or name in hide_names - {""})
+    # a retweet of a hidden post is hidden: of a stored post hidden above, or of a listed
+    # post never stored (its author unknown) that is not listed as excluded
+    stored = {p["id"] for p in posts}
+    targets = {p["id"] for p in posts if p["hidden"]} | (hide_ids - stored - ex_ids)
+    for p in posts:
+        if not p["excluded"] and retweeted(p) in targets:
+            p["hidden"] = True
 
 
 def oracle(

@@ -44,6 +44,8 @@ class Post(Base):
     # "Deleted and withheld posts"): its text is erased then; its figures stay
     gone_at: Mapped[str | None] = mapped_column(String(32))
     gone_reason: Mapped[str | None] = mapped_column(String(16))
+    # the post a retweet retweets (None: not a retweet, or stored before this column)
+    retweeted_id: Mapped[str | None] = mapped_column(String(64))
 
 
 # The index of every period query. created_at grows nearly monotonically, so it is cheap
@@ -204,6 +206,7 @@ _LATER_COLUMNS = (
     ("posts", "gone_at", "VARCHAR(32)"),
     ("posts", "gone_reason", "VARCHAR(16)"),
     ("authors", "verified", "BOOLEAN"),
+    ("posts", "retweeted_id", "VARCHAR(64)"),
 )
 
 

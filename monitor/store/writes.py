@@ -32,8 +32,9 @@ def _placeholders(conn: Connection, n: int) -> str:
 
 _POST_COLUMNS = PostRecord._fields
 # hot loops index PostRecords by position (faster than attributes over a million rows):
-# the five counts, and the sightings a merged row (merge_sightings) appends after them
-_COUNTS = tuple(range(_POST_COLUMNS.index(METRIC_COLUMNS[0]), len(_POST_COLUMNS)))
+# the five counts, and the sightings a merged row (merge_sightings) appends after all
+_FIRST_COUNT = _POST_COLUMNS.index(METRIC_COLUMNS[0])
+_COUNTS = tuple(range(_FIRST_COUNT, _FIRST_COUNT + len(METRIC_COLUMNS)))
 _SIGHTINGS = len(_POST_COLUMNS)
 assert tuple(_POST_COLUMNS[i] for i in _COUNTS) == METRIC_COLUMNS
 assert _POST_COLUMNS[:2] == AuthorRecord._fields[:2] == ("platform", "id")  # the key
@@ -43,6 +44,9 @@ _AUTHOR_COLUMNS = AuthorRecord._fields + ("updated_at",)
 # first-sighting fields are never touched again; a count missing from a later sighting is
 # unknown, not zero, so it keeps the value it had
 _COUNT_UPDATES = ", ".join(f"{c} = COALESCE(excluded.{c}, posts.{c})" for c in METRIC_COLUMNS)
+# the retweeted post is content of the first sighting; a row stored before the column
+# existed gains it when the retweet is seen again
+_CONTENT_UPDATES = "retweeted_id = COALESCE(posts.retweeted_id, excluded.retweeted_id)"
 _AUTHOR_UPDATES = (
     "username = COALESCE(excluded.username, authors.username), "
     "name = COALESCE(excluded.name, authors.name), "
@@ -53,7 +57,7 @@ _AUTHOR_UPDATES = (
 # PostgreSQL types of a batch's columns, for its staging tables
 _PG_POST_TYPES = (
     "text", "text", "text", "bigint", "text", "text", "text", "text", "bigint",
-    "bigint", "bigint", "bigint", "bigint", "bigint", "integer",
+    "bigint", "bigint", "bigint", "bigint", "bigint", "text", "integer",
 )  # fmt: skip
 _PG_AUTHOR_TYPES = ("text", "text", "text", "text", "bigint", "boolean")
 
@@ -62,7 +66,7 @@ def _upsert_posts_sql(conn: Connection) -> str:
     cols = _POST_COLUMNS + _POST_EXTRA
     return (
         f"INSERT INTO posts ({', '.join(cols)}) VALUES ({_placeholders(conn, len(cols))}) "
-        f"ON CONFLICT (platform, id) DO UPDATE SET {_COUNT_UPDATES}, "
+        f"ON CONFLICT (platform, id) DO UPDATE SET {_COUNT_UPDATES}, {_CONTENT_UPDATES}, "
         "last_seen_at = excluded.last_seen_at, sightings = posts.sightings + 1"
     )
 
@@ -93,7 +97,7 @@ _PG_STAGE_AUTHORS = _pg_stage("hashmon_stage_authors", AuthorRecord._fields, _PG
 _PG_UPSERT_POSTS = (
     f"INSERT INTO posts ({', '.join(_POST_COLUMNS + _POST_EXTRA)}) "
     f"SELECT {', '.join(_POST_COLUMNS)}, %s, %s, %s, n FROM hashmon_stage_posts "
-    f"ON CONFLICT (platform, id) DO UPDATE SET {_COUNT_UPDATES}, "
+    f"ON CONFLICT (platform, id) DO UPDATE SET {_COUNT_UPDATES}, {_CONTENT_UPDATES}, "
     "last_seen_at = excluded.last_seen_at, sightings = posts.sightings + excluded.sightings "
     "RETURNING platform, id, sightings"
 )

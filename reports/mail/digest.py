@@ -17,18 +17,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.errors import HashmonError
 from monitor.settings import Email
 from reports.mail.messages import addressed
+from reports.wording import finished_day
 
-METRIC_WORDS = {
-    "posts": "posts",
-    "contributors": "contributors",
-    "potential_impressions": "potential impressions",
-    "potential_reach": "potential reach",
-    "engagements": "engagements",
-}
 HEADLINE = (
     ("posts", "Posts"),
     ("contributors", "Contributors"),
@@ -36,6 +31,7 @@ HEADLINE = (
     ("potential_reach", "Potential reach"),
     ("engagements", "Engagements"),
 )
+METRIC_WORDS = {key: label.lower() for key, label in HEADLINE}
 TOP_POSTS = 3
 SIMULATED = "SIMULATED DATA: not real posts"
 _INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, bidi overrides, zero-width joiners
@@ -190,13 +186,19 @@ def headline_sections(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return sections
 
 
+def _when(data: dict[str, Any]) -> str:
+    written = dt.datetime.fromisoformat(data["report"]["generated_at"].replace("Z", "+00:00"))
+    day = finished_day(data["pace"], written, ZoneInfo(data["figures"]["campaign"]["timezone"]))
+    return "so far" if day is None else f"by the end of {short_day(day.isoformat())}"
+
+
 def progress_line(data: dict[str, Any]) -> str:
     pace = data["pace"]
     words = METRIC_WORDS.get(pace["metric"], pace["metric"])
     if not pace.get("baseline"):
-        return f"No baseline is configured: {count(pace['cumulative'])} {words} so far."
+        return f"No baseline is configured: {count(pace['cumulative'])} {words} {_when(data)}."
     line = (
-        f"{count(pace['cumulative'])} {words} so far: {share(pace['progress'])} of "
+        f"{count(pace['cumulative'])} {words} {_when(data)}: {share(pace['progress'])} of "
         f"{pace['label']}'s {count(pace['baseline'])}."
     )
     if pace.get("passed_on"):
@@ -205,22 +207,22 @@ def progress_line(data: dict[str, Any]) -> str:
 
 
 def remaining_line(data: dict[str, Any]) -> str:
-    """Return what each remaining campaign day needs to pass the baseline."""
+    """Return what the campaign days after the last day reported need to pass the
+    baseline: counted from that day, named, so the line is true whenever it is read."""
     pace = data["pace"]
     words = METRIC_WORDS.get(pace["metric"], pace["metric"])
-    days = campaign_days(data)
-    last = data["report"].get("day") or (data["report"]["dates"] or [days[-1]])[-1]
-    left = [d for d in days if d > last]
+    rows = pace.get("days") or []
+    left = [d for d in campaign_days(data) if not rows or d > rows[-1]["date"]]
     if not pace.get("baseline"):
         return "No baseline is configured, so no day has a target."
-    if not left:
-        return "The campaign is over: no days remain."
-    names = ", ".join(short_day(d) for d in left)
-    if pace.get("passed"):
-        return f"{pace['label']} is already passed; {len(left)} campaign days remain ({names})."
-    need = math.ceil(pace["needed_per_day"] or 0)
-    each = "that day" if len(left) == 1 else f"each of the {len(left)} remaining days"
-    return f"To pass {pace['label']}: {count(need)} {words} on {each} ({names})."
+    if pace.get("passed") or not left:
+        return f"{pace['label']} is passed." if pace.get("passed") else "No campaign day is left."
+    after = f"after {short_day(rows[-1]['date'])}" if rows else "of the campaign"
+    span = f"the {len(left)} {'day' if len(left) == 1 else 'days'} {after}"
+    span += f" ({', '.join(short_day(d) for d in left)})"
+    if pace.get("needed_per_day") is None:  # reach, contributors: each account counts once
+        return f"To pass {pace['label']}: {count(pace['needed'])} more {words} in all over {span}."
+    return f"To pass {pace['label']}: {count(pace['needed_per_day'])} {words} on each of {span}."
 
 
 def coverage_line(data: dict[str, Any]) -> str:
@@ -289,7 +291,7 @@ def plain_text(report: WrittenReport) -> str:
             lines.append(f"  {name:<24}{count(totals.get(key)):>14}")
         lines.append("")
     lines += ["Progress against the baseline", "  " + progress_line(data), ""]
-    lines += ["What each remaining day needs", "  " + remaining_line(data), ""]
+    lines += ["What passing the baseline takes", "  " + remaining_line(data), ""]
     posts = top_posts(data)
     if posts:
         lines.append(f"Top {len(posts)} posts by engagements")
@@ -362,7 +364,7 @@ def html_body(report: WrittenReport, cids: dict[Path, str]) -> str:
     h2 = f'style="{_FONT}font-size:16px;margin:16px 0 4px 0;"'
     out += [
         f"<h2 {h2}>Progress against the baseline</h2><p {p}>{_e(progress_line(data))}</p>",
-        f"<h2 {h2}>What each remaining day needs</h2><p {p}>{_e(remaining_line(data))}</p>",
+        f"<h2 {h2}>What passing the baseline takes</h2><p {p}>{_e(remaining_line(data))}</p>",
     ]
     posts = top_posts(data)
     if posts:
