@@ -25,7 +25,7 @@ from jobs.passes import collect, refresh_metrics
 from monitor import lease
 from monitor.config import Settings, X
 from monitor.errors import LockedError, SourceError
-from monitor.sources import x as xsource
+from monitor.sources import x_http
 from monitor.sources.base import Page, Source
 from monitor.sources.x import MAX_IDLE_PAGES, XSource
 from monitor.store.engine import writing
@@ -226,7 +226,7 @@ def test_a_dripped_body_is_cut_at_the_request_deadline_not_the_read_timeout() ->
 
 
 def test_a_response_body_over_the_cap_is_refused_in_one_line(monkeypatch) -> None:
-    monkeypatch.setattr(xsource, "MAX_BODY_BYTES", 2**20)
+    monkeypatch.setattr(x_http, "MAX_BODY_BYTES", 2**20)
     body = page_body({"meta": {"result_count": 0}, "pad": "x" * (3 * 2**20)}, None)
 
     with HostileServer(lambda n, p, q: (200, body, 0.0)) as server:
