@@ -138,7 +138,10 @@ class _DeadlineReads(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("no whole response by the request's deadline")
         self.sock.settimeout(left if self.per_read is None else min(self.per_read, left))
-        return self.raw.readinto(buffer)
+        try:
+            return self.raw.readinto(buffer)
+        finally:
+            self.sock.settimeout(self.per_read)  # a kept-alive connection's next request
 
     def close(self) -> None:
         self.raw.close()
