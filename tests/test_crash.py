@@ -2,8 +2,10 @@
 points, many times; after each kill a rerun leaves the database equal to a clean run's.
 
 Each trial starts a real ``hashmon`` process on an empty database, kills it (seeded
-random points: at the arrival of a chosen API request plus a random part of a page's
-time, or at a random moment of a clean run's measured duration, start-up included),
+random points: a collect at the arrival of a chosen API request plus a random part of a
+page's time, or at a random moment of a clean run's measured duration, start-up
+included; an import once it has read a random part of a chosen archive file, an event
+read from /proc, so the kill lands mid-run however loaded the machine),
 checks that what the killed process left is consistent (the checkpoint never claims a
 post that is not stored), reruns the command to completion and compares the database
 with the clean reference: the same posts with the same figure columns, the same
