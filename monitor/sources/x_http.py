@@ -38,9 +38,11 @@ class DeadlineSession(requests.Session):
     """A requests session whose every request has an overall deadline and a body cap.
 
     requests' ``timeout`` bounds each socket read, not the request: a server dripping a
-    byte every half second keeps one request alive for ever. So the body is streamed
-    and read as it arrives, and ``timeout`` seconds after the request began it is given
-    up (a ``requests.Timeout``, retried like any other); a body larger than
+    byte every half second keeps one request alive for ever. So every socket read of the
+    response, status line and headers included, waits no longer than what is left of
+    ``timeout`` seconds from the request's start, the body is streamed and read as it
+    arrives, and past that deadline the request is given up (a ``requests.Timeout``,
+    retried like any other); a body larger than
     ``MAX_BODY_BYTES`` is refused (SourceError) before it fills the memory.
 
     tweepy hard-codes ``https://api.twitter.com``; requests to it go to ``base`` instead
