@@ -3,23 +3,16 @@ API v2 response files, either gzipped.
 
 All files of one import are written in one transaction, each in a savepoint of its own:
 a file that is refused stores nothing and is named, the other files are imported
-(METRICS.md). A pipe, stdin or any other path that is not a plain file is copied once to
-a temporary file, and that copy is both read and hashed: what is recorded as imported
-is exactly what was read. On PostgreSQL imports take turns (an advisory lock), as the
-write transaction makes them do on SQLite.
+(METRICS.md). What is recorded as imported is exactly what was read (``monitor.intake``
+copies a pipe or stdin once and hashes what the reader reads). On PostgreSQL imports
+take turns (an advisory lock), as the write transaction makes them do on SQLite.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import os
-import shutil
-import stat
-import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +20,7 @@ from sqlalchemy import Connection, Engine, case, false, func, or_, select, text
 
 from monitor import reader
 from monitor.errors import ImportFileError
+from monitor.intake import Digest, check_readable, readable_copy
 from monitor.normalize import AuthorRecord, PageRecords, PostRecord
 from monitor.settings import Campaign
 from monitor.store.engine import writing
@@ -75,57 +69,6 @@ class ImportResult:
         return sum(getattr(f, name) for f in self.files)
 
 
-class _Digest:
-    """The SHA-256 of a file, computed in a thread while the file is being imported.
-
-    Hashing a 1.7 GB archive first cost 1.5-2 s before its first line was read; hashlib
-    releases the GIL on large buffers, so the digest is ready a few seconds into the
-    import instead, on the other core (docs/PERFORMANCE.md).
-    """
-
-    CHUNK = 8 << 20  # few, large reads: the thread waits for the GIL once per chunk
-
-    def __init__(self, path: Path, name: str | None = None) -> None:
-        self.path = path
-        self.name = name or str(path)
-        self._value: str | None = None
-        self._error: OSError | None = None
-        self._stop = threading.Event()
-        self._done = threading.Event()
-        threading.Thread(target=self._run, name="hashmon-sha256", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            digest = hashlib.sha256()
-            buf = bytearray(self.CHUNK)
-            view = memoryview(buf)
-            with self.path.open("rb") as fh:
-                while n := fh.readinto(buf):
-                    if self._stop.is_set():
-                        return
-                    digest.update(view[:n])
-            self._value = digest.hexdigest()
-        except OSError as exc:
-            self._error = exc
-        finally:
-            self._done.set()
-
-    @property
-    def ready(self) -> bool:
-        return self._done.is_set()
-
-    def result(self) -> str:
-        """Return the hex digest, waiting for it; raise ImportFileError if the file failed."""
-        self._done.wait()
-        if self._value is None:
-            detail = self._error.strerror if self._error is not None else "stopped"
-            raise ImportFileError(self.name, None, f"cannot be read ({detail})")
-        return self._value
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-
 class _AlreadyImported(Exception):
     """Raised inside a file's import once its digest shows it was imported before."""
 
@@ -146,56 +89,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise ImportFileError(str(path), None, "file not found", "check the path")
-    if path.is_dir():
-        raise ImportFileError(str(path), None, "is a folder, not a file", "name the files in it")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ImportFileError(str(path), None, f"cannot be read ({exc.strerror})") from None
-
-
-def _needs_copy(path: Path) -> bool:
-    """True for a path that must be read once, here, and not reopened by name.
-
-    A pipe or terminal cannot be read twice (once to parse, once to hash), and a path
-    such as /dev/stdin or /dev/fd/3 names a different file in the reader's child
-    process; only a plain file reached by its own name is opened more than once.
-    """
-    name = str(path)
-    if name.startswith(("/dev/", "/proc/")):
-        return True
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False  # _check_readable says what is wrong
-
-
-@contextmanager
-def _readable_copy(path: Path) -> Iterator[Path]:
-    """Yield a path to read ``path``'s bytes from: itself, or a temporary copy of them."""
-    if not _needs_copy(path):
-        yield path
-        return
-    fd, spooled = tempfile.mkstemp(prefix="hashmon-import-", suffix=".spool")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with path.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except OSError as exc:
-                raise ImportFileError(
-                    str(path), None, f"cannot be read ({exc.strerror or exc})"
-                ) from None
-        yield Path(spooled)
-    finally:
-        with suppress(OSError):
-            os.unlink(spooled)
 
 
 _IMPORT_LOCK = 1001_2018  # any constant: the advisory lock imports take turns on
@@ -299,8 +192,8 @@ def import_files(
 
         for path in files:
             try:
-                _check_readable(path)
-                with _readable_copy(path) as readable:
+                check_readable(path)
+                with readable_copy(path) as readable:
                     fr, digest = _import_file(
                         conn, writer, path, readable, known, skip_bad_lines, progress
                     )
@@ -349,7 +242,7 @@ def _import_file(
 
     ``path`` is the name the user gave (for messages), ``readable`` where its bytes are
     (itself, or a copy of a pipe's). The file is read while its digest is computed
-    (``_Digest``), inside a savepoint: a file whose digest is ``known`` is rolled back to
+    (``intake.Digest``), inside a savepoint: a file whose digest is ``known`` is rolled back to
     it, whenever that shows, and counts as already imported, even if a line of it would
     have been refused. A refused file is rolled back to it and its ImportFileError raised.
     """
@@ -360,7 +253,7 @@ def _import_file(
         pages = reader.pages_in_child(readable, tick, name=str(path))
     else:
         pages = reader.pages(readable, tick)
-    digest = _Digest(readable, name=str(path))
+    digest = Digest(readable, name=str(path))
     checked = False
 
     def check_digest() -> None:

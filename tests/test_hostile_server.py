@@ -25,7 +25,7 @@ from jobs.passes import collect, refresh_metrics
 from monitor import lease
 from monitor.errors import LockedError, SourceError
 from monitor.settings import Settings, X
-from monitor.sources import x as xsource
+from monitor.sources import x_http
 from monitor.sources.base import Page, Source
 from monitor.sources.x import MAX_IDLE_PAGES, XSource
 from monitor.store.engine import writing
@@ -225,8 +225,69 @@ def test_a_dripped_body_is_cut_at_the_request_deadline_not_the_read_timeout() ->
     assert server.bytes_sent < len(body) // 2
 
 
+class HeaderDrip:
+    """A raw socket server on loopback that drips its status line and headers a byte at a time.
+
+    http.server cannot do this (it sends its status line whole), and the headers are
+    where requests' per-read ``timeout`` never fires: each byte arrives in time.
+    """
+
+    def __init__(self, head: bytes, drip: float) -> None:
+        import socket
+
+        self.head = head
+        self.drip = drip
+        self.bytes_sent = 0
+        self.closed = threading.Event()  # the client gave up (or the whole head was sent)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def __enter__(self) -> HeaderDrip:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)  # the request
+            try:
+                for i in range(len(self.head)):
+                    conn.sendall(self.head[i : i + 1])
+                    self.bytes_sent += 1
+                    time.sleep(self.drip)
+            except OSError:
+                pass  # the client cut the drip: expected
+            finally:
+                self.closed.set()
+
+
+def test_dripped_headers_are_cut_at_the_request_deadline_not_the_read_timeout() -> None:
+    """A status line and headers dripped a byte every 0.5 s never trip the 2 s read timeout
+    (each byte comes in time); the request's overall deadline of 2 s cuts them."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"".join(
+        f"x-drip-{i}: {'y' * 20}\r\n".encode() for i in range(10)
+    )
+    with HeaderDrip(head, drip=0.5) as server:
+        source = XSource(settings_for(server, request_timeout_seconds=2), TOKEN)
+        started = time.monotonic()
+        with pytest.raises(SourceError) as err:
+            list(source.search())
+        took = time.monotonic() - started
+        assert server.closed.wait(5)
+    assert "no response within [x] request_timeout_seconds" in str(err.value)
+    # cut at the deadline: about 2 s of drip (4-5 bytes), not the head's 0.5 s x 300 bytes
+    assert server.bytes_sent < len(head) // 10, (server.bytes_sent, took)
+
+
 def test_a_response_body_over_the_cap_is_refused_in_one_line(monkeypatch) -> None:
-    monkeypatch.setattr(xsource, "MAX_BODY_BYTES", 2**20)
+    monkeypatch.setattr(x_http, "MAX_BODY_BYTES", 2**20)
     body = page_body({"meta": {"result_count": 0}, "pad": "x" * (3 * 2**20)}, None)
 
     with HostileServer(lambda n, p, q: (200, body, 0.0)) as server:

@@ -1,9 +1,10 @@
 """The X source: recent search, full-archive search and lookups through ``tweepy.Client``.
 
-tweepy makes the requests and parses the bodies; this module decides what a failure
-means, where it arises: 5xx, timeouts, dropped connections and bodies that are not
-JSON are retried with bounded exponential backoff; a 429 waits for
-``x-rate-limit-reset`` (bounded, never tweepy's own endless ``wait_on_rate_limit``); a
+tweepy makes the requests (through ``x_http.DeadlineSession``: each request's deadline
+and body cap) and parses the bodies; this module decides what a failure means, where it
+arises (``x_faults`` reads what the answer says): 5xx, timeouts, dropped connections
+and bodies that are not JSON are retried with bounded exponential backoff; a 429 waits
+for ``x-rate-limit-reset`` (bounded, never tweepy's own endless ``wait_on_rate_limit``); a
 429 saying the monthly usage cap is reached stops at once; 401/403 become one clear
 SourceError; a 400 about a ``since_id`` older than the search window becomes
 SinceIdTooOld, so the pass collects what the window holds and records the gap.
@@ -20,17 +21,23 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import tenacity
 import tweepy
-import urllib3
 
 from monitor.budget import allowance
 from monitor.errors import ConfigError, PassStopped, SourceError
-from monitor.settings import DEFAULT_API_BASE, TOKEN_ENV, Campaign, Settings, bearer_token
+from monitor.settings import TOKEN_ENV, Campaign, Settings, bearer_token
 from monitor.sources.base import Page, SinceIdTooOld, Source
+from monitor.sources.x_faults import (
+    describe_transport,
+    detail,
+    malformed,
+    param_in_error,
+    usage_capped,
+)
+from monitor.sources.x_http import DeadlineSession
 from monitor.times import local_midnight
 
 log = logging.getLogger(__name__)
@@ -60,9 +67,6 @@ MIN_PAGE = 10
 QUERY_LIMIT = 512  # characters of a query on the Basic and Pro access levels
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 60.0
-# a response body is read whole into memory: X's largest page (500 posts with their
-# includes) is a few MB, so anything near this is garbage or an attack, refused outright
-MAX_BODY_BYTES = 64 * 2**20
 # pages in a row that bring no post not already read in the pass: past this the
 # pagination is going nowhere (X ends a search with a page without next_token)
 MAX_IDLE_PAGES = 10
@@ -83,121 +87,8 @@ def build_query(campaign: Campaign) -> str:
     return query
 
 
-class _TimeoutSession(requests.Session):
-    """A requests session whose every request has an overall deadline and a body cap.
-
-    requests' ``timeout`` bounds each socket read, not the request: a server dripping a
-    byte every half second keeps one request alive for ever. So the body is streamed
-    and read as it arrives, and ``timeout`` seconds after the request began it is given
-    up (a ``requests.Timeout``, retried like any other); a body larger than
-    ``MAX_BODY_BYTES`` is refused (SourceError) before it fills the memory.
-
-    tweepy hard-codes ``https://api.twitter.com``; requests to it go to ``base`` instead
-    (``[x] api_base_url`` or ``HASHMON_X_API_BASE``: a proxy, or a test server on loopback).
-    A plain-http base (loopback only) is never sent through a proxy from the environment:
-    ``HTTP_PROXY=http://...`` would carry the bearer token across the network in clear.
-    """
-
-    def __init__(self, timeout: float, base: str = DEFAULT_API_BASE) -> None:
-        super().__init__()
-        self.timeout = timeout
-        self.base = base.rstrip("/")
-        if self.base.startswith("http://"):
-            self.trust_env = False  # no proxy (nor .netrc) for a plain-http base
-            if requests.utils.get_environ_proxies(self.base + "/"):
-                log.warning(
-                    "not using the proxy of HTTP_PROXY/ALL_PROXY for the plain-http X API "
-                    "base %s: the bearer token would cross it in clear",
-                    self.base,
-                )
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        timeout = kwargs.get("timeout")
-        if timeout is None:
-            timeout = kwargs["timeout"] = self.timeout
-        overall = timeout if isinstance(timeout, (int, float)) else self.timeout
-        if isinstance(url, str) and url.startswith(DEFAULT_API_BASE + "/"):
-            url = self.base + url[len(DEFAULT_API_BASE) :]
-        deadline = time.monotonic() + overall
-        kwargs["stream"] = True
-        response = super().request(method, url, *args, **kwargs)
-        _read_body(response, deadline, overall)
-        return response
-
-
-def _read_body(response: requests.Response, deadline: float, overall: float) -> None:
-    """Read ``response``'s body whole by ``deadline`` and within ``MAX_BODY_BYTES``.
-
-    ``read1`` returns whatever has arrived (each wait bounded by the per-read timeout),
-    so the deadline is checked between any two arrivals, however slow the drip; no
-    watchdog thread. Raises requests.Timeout past the deadline, SourceError for a body
-    too large, requests.ConnectionError for a dropped one.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                raise requests.Timeout(f"no whole response within {overall:g} s")
-            chunk = response.raw.read1(64 * 1024, decode_content=True)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise SourceError(
-                    f"X API sent a response body over {MAX_BODY_BYTES // 2**20} MiB "
-                    f"({response.request.method} {response.request.path_url.split('?')[0]}); "
-                    "refused unread: no X page is anywhere near that size"
-                )
-            chunks.append(chunk)
-    except (requests.RequestException, SourceError):
-        raise  # (requests' exceptions are OSErrors too)
-    except urllib3.exceptions.ReadTimeoutError as exc:
-        raise requests.Timeout(str(exc)) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise requests.ConnectionError(str(exc)) from exc
-    finally:
-        response.close()
-    response._content = b"".join(chunks)  # what requests itself does on a streamed read
-    response._content_consumed = True
-
-
 class _OutOfReach(Exception):
     """A 400 saying ``until_id`` is older than the search window: nothing lies below it."""
-
-
-def _body(exc: tweepy.HTTPException) -> dict[str, Any]:
-    try:
-        body = exc.response.json()
-    except (ValueError, AttributeError):
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _detail(exc: tweepy.HTTPException) -> str:
-    """Return what the API said about a failure, on one line (no headers, no secrets)."""
-    body = _body(exc)
-    said = list(exc.api_messages) or [str(body.get("detail") or body.get("title") or "")]
-    line = " ".join(" ".join(str(m).split()) for m in said if m).strip()
-    status = getattr(exc.response, "status_code", "?")
-    reason = getattr(exc.response, "reason", "") or ""
-    return f"{status} {reason}".strip() + (f": {line}" if line else "")
-
-
-def _usage_capped(exc: tweepy.HTTPException) -> bool:
-    """Return True when a 429 is the monthly usage cap, not a rate limit."""
-    body = _body(exc)
-    said = " ".join(str(body.get(k, "")) for k in ("title", "detail", "type")).casefold()
-    return "usagecap" in said or "usage-capped" in said or "usage cap" in said
-
-
-def _param_in_error(exc: tweepy.HTTPException, name: str) -> bool:
-    """Return True when a 400 is about parameter ``name`` (its ``parameters`` or its message)."""
-    for error in exc.api_errors:
-        if isinstance(error, dict) and name in (error.get("parameters") or {}):
-            return True
-    said = " ".join(str(m) for m in exc.api_messages) + " " + str(_body(exc).get("detail", ""))
-    return name in said
 
 
 class XSource(Source):
@@ -228,7 +119,7 @@ class XSource(Source):
         self.client = tweepy.Client(
             bearer_token=bearer_token(token), return_type=dict, wait_on_rate_limit=False
         )
-        self.client.session = _TimeoutSession(
+        self.client.session = DeadlineSession(
             settings.x.request_timeout_seconds, settings.x.api_base_url
         )
         self.sleep = sleep
@@ -395,45 +286,45 @@ class XSource(Source):
         try:
             page = call(**params)
         except tweepy.TooManyRequests as exc:
-            if _usage_capped(exc):
+            if usage_capped(exc):
                 raise SourceError(
-                    f"X says this app's monthly usage cap is reached ({_detail(exc)}); "
+                    f"X says this app's monthly usage cap is reached ({detail(exc)}); "
                     "collection stops until the cap resets: check the developer portal, "
                     "and set [x] monthly_post_cap to your plan's cap"
                 ) from exc
             raise _Retry("rate limited (429)", self._rate_limit_wait(exc, attempt)) from exc
         except tweepy.TwitterServerError as exc:
-            raise _Retry(f"server error ({_detail(exc)})", self._backoff(attempt)) from exc
+            raise _Retry(f"server error ({detail(exc)})", self._backoff(attempt)) from exc
         except tweepy.Unauthorized as exc:
             raise SourceError(
-                f"X refused the bearer token ({_detail(exc)}): check that {TOKEN_ENV} "
+                f"X refused the bearer token ({detail(exc)}): check that {TOKEN_ENV} "
                 "holds your app's current bearer token"
             ) from exc
         except tweepy.Forbidden as exc:
             raise SourceError(
-                f"X refused access ({_detail(exc)}): your app's access level does not "
+                f"X refused access ({detail(exc)}): your app's access level does not "
                 "include this endpoint (recent search needs Basic or above, full-archive "
                 "search Pro or Enterprise), or the app is not attached to a project"
             ) from exc
         except tweepy.BadRequest as exc:
-            if "since_id" in params and _param_in_error(exc, "since_id"):
-                raise SinceIdTooOld(_detail(exc)) from exc
-            if "until_id" in params and _param_in_error(exc, "until_id"):
-                raise _OutOfReach(_detail(exc)) from exc
+            if "since_id" in params and param_in_error(exc, "since_id"):
+                raise SinceIdTooOld(detail(exc)) from exc
+            if "until_id" in params and param_in_error(exc, "until_id"):
+                raise _OutOfReach(detail(exc)) from exc
             raise SourceError(
-                f"X rejected the request ({_detail(exc)}); check [campaign] hashtags and accounts"
+                f"X rejected the request ({detail(exc)}); check [campaign] hashtags and accounts"
             ) from exc
         except tweepy.HTTPException as exc:
-            raise SourceError(f"X API error ({_detail(exc)})") from exc
+            raise SourceError(f"X API error ({detail(exc)})") from exc
         except requests.RequestException as exc:
             # timeouts, refused or dropped connections, and 200s whose body is not JSON
-            reason = _describe_transport(exc, self.settings.x.api_base_url)
+            reason = describe_transport(exc, self.settings.x.api_base_url)
             raise _Retry(reason, self._backoff(attempt)) from exc
         except RecursionError as exc:
             # the json module gives up on a body nested thousands deep: garbage, not data
             reason = "a response body nested too deeply to read"
             raise _Retry(reason, self._backoff(attempt)) from exc
-        problem = _malformed(page, search="query" in params)
+        problem = malformed(page, search="query" in params)
         if problem is not None:
             raise _Retry(problem, self._backoff(attempt))
         return page
@@ -459,34 +350,6 @@ def _planned_wait(state: tenacity.RetryCallState) -> float:
     """Return the wait the failed attempt planned (tenacity's ``wait``)."""
     failed = state.outcome.exception() if state.outcome else None
     return failed.wait if isinstance(failed, _Retry) else 0.0
-
-
-def _malformed(page: Any, *, search: bool) -> str | None:
-    """Return what is wrong with the shape of a response body, or None if it is usable.
-
-    A search page without ``meta`` (X always sends it) or a ``data`` that is not a list
-    cannot be paged on: taken as it is, it would end the pass as if complete and move
-    the checkpoint past posts never read. So it is retried like a 5xx, then fails the
-    pass, whose next run resumes. (Single posts that cannot be used are skipped later.)
-    """
-    if not isinstance(page, dict):
-        return "a response body that is not a JSON object"
-    meta = page.get("meta")
-    if search and not (isinstance(meta, dict) and isinstance(meta.get("result_count"), int)):
-        return "a search response without its meta object"
-    if page.get("data") is not None and not isinstance(page["data"], list):
-        return "a response whose data is not a list"
-    return None
-
-
-def _describe_transport(exc: requests.RequestException, base_url: str) -> str:
-    if isinstance(exc, requests.JSONDecodeError):
-        return "a response body that is not JSON"
-    if isinstance(exc, requests.Timeout):
-        return "no response within [x] request_timeout_seconds"
-    if isinstance(exc, requests.ConnectionError):
-        return f"cannot connect to {urlsplit(base_url).netloc or base_url}"
-    return type(exc).__name__
 
 
 class XArchiveSource(XSource):
