@@ -68,28 +68,46 @@ def moderation_rules(conn: Connection, settings: Settings) -> Rules:
     )
 
 
-def _condition(
-    ids: Sequence[str], authors: Sequence[tuple[str, str]], prefix: str, alias: str
-) -> tuple[str, dict[str, Any]]:
-    """Return SQL true for a post listed by id or written by one of ``authors``, never NULL."""
-    parts, params = [], {}
+def _bound(
+    ids: Sequence[str], authors: Sequence[tuple[str, str]], prefix: str
+) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
+    """Bind the listed post ids, and each platform's listed author ids, as parameters.
+
+    Return (the ids' placeholders, or None without ids; per platform, its placeholder
+    and its authors' placeholders; the parameters).
+    """
+    params: dict[str, Any] = {}
+    id_names = None
     if ids:
         params[f"{prefix}pf"] = _POST_PLATFORM
-        names = ", ".join(f":{prefix}i{i}" for i in range(len(ids)))
+        id_names = ", ".join(f":{prefix}i{i}" for i in range(len(ids)))
         params |= {f"{prefix}i{i}": v for i, v in enumerate(ids)}
-        parts.append(f"({alias}.platform = :{prefix}pf AND {alias}.id IN ({names}))")
     by_platform: dict[str, list[str]] = {}
     for platform, author_id in authors:
         by_platform.setdefault(platform, []).append(author_id)
+    groups = []
     for k, (platform, author_ids) in enumerate(sorted(by_platform.items())):
         params[f"{prefix}ap{k}"] = platform
         names = ", ".join(f":{prefix}a{k}_{i}" for i in range(len(author_ids)))
         params |= {f"{prefix}a{k}_{i}": v for i, v in enumerate(author_ids)}
+        groups.append((f":{prefix}ap{k}", names))
+    return id_names, groups, params
+
+
+def _condition(
+    ids: Sequence[str], authors: Sequence[tuple[str, str]], prefix: str, alias: str
+) -> tuple[str, dict[str, Any]]:
+    """Return SQL true for a post listed by id or written by one of ``authors``, never NULL."""
+    id_names, groups, params = _bound(ids, authors, prefix)
+    parts = []
+    if id_names:
+        parts.append(f"({alias}.platform = :{prefix}pf AND {alias}.id IN ({id_names}))")
+    for platform, names in groups:
         # author_id IS NOT NULL: a post without an author is never NULL here, so NOT works;
         # ``|| ''`` keeps SQLite from reading this through the primary key (platform, id):
         # the query's own range of the created_at index is the cheap way to these posts
         parts.append(
-            f"({alias}.platform || '' = :{prefix}ap{k} AND {alias}.author_id IS NOT NULL "
+            f"({alias}.platform || '' = {platform} AND {alias}.author_id IS NOT NULL "
             f"AND {alias}.author_id IN ({names}))"
         )
     if not parts:
@@ -117,24 +135,16 @@ def _retweets_of(
     The parameters are ``_condition``'s own names and values. A retweet stored before
     ``retweeted_id`` existed has NULL there and is no retweet of anything here.
     """
-    parts, params = [], {}
-    if ids:
-        params[f"{prefix}pf"] = _POST_PLATFORM
-        names = ", ".join(f":{prefix}i{i}" for i in range(len(ids)))
-        params |= {f"{prefix}i{i}": v for i, v in enumerate(ids)}
-        parts.append(f"({alias}.platform = :{prefix}pf AND {alias}.retweeted_id IN ({names}))")
-    by_platform: dict[str, list[str]] = {}
-    for platform, author_id in authors:
-        by_platform.setdefault(platform, []).append(author_id)
-    for k, (platform, author_ids) in enumerate(sorted(by_platform.items())):
-        params[f"{prefix}ap{k}"] = platform
-        names = ", ".join(f":{prefix}a{k}_{i}" for i in range(len(author_ids)))
-        params |= {f"{prefix}a{k}_{i}": v for i, v in enumerate(author_ids)}
+    id_names, groups, params = _bound(ids, authors, prefix)
+    parts = []
+    if id_names:
+        parts.append(f"({alias}.platform = :{prefix}pf AND {alias}.retweeted_id IN ({id_names}))")
+    for platform, names in groups:
         # not correlated: the database reads the hidden accounts' post ids once a
         # statement (a hashed set), not once a retweet
         parts.append(
-            f"({alias}.platform || '' = :{prefix}ap{k} AND {alias}.retweeted_id IN "
-            f"(SELECT o.id FROM posts o WHERE o.platform = :{prefix}ap{k} "
+            f"({alias}.platform || '' = {platform} AND {alias}.retweeted_id IN "
+            f"(SELECT o.id FROM posts o WHERE o.platform = {platform} "
             f"AND o.author_id IN ({names})))"
         )
     if not parts:
