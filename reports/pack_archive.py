@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ _POSTS_SQL = """
     WHERE p.platform = :platform AND p.created_at_us >= :lo AND p.created_at_us < :hi
     ORDER BY p.created_at_us, LENGTH(p.id), p.id
 """
+
+
+_BLOCK_BYTES = 4 << 20  # what the compressing thread takes at a time
 
 
 def archive_pages(conn: Connection, settings: Settings) -> Iterator[dict[str, Any]]:
@@ -100,13 +104,32 @@ def _post_object(row: tuple) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def write_archive(conn: Connection, settings: Settings, path: Path) -> int:
-    """Write the window's posts to ``path`` as gzipped JSON lines; return how many posts."""
+    """Write the window's posts to ``path`` as gzipped JSON lines; return how many posts.
+
+    zlib releases the GIL: one thread compresses a block while this one builds the next
+    (one block at a time, in order, so the bytes are the same as a single write's).
+    Level 6, zlib's default: level 9 took twice as long for a file 1 % smaller.
+    """
     n = 0
+    block: list[bytes] = []
+    size = 0
     with (
         path.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        ThreadPoolExecutor(max_workers=1) as compressor,
     ):
+        pending: Future[int] | None = None
         for page in archive_pages(conn, settings):
             n += len(page["data"])
-            gz.write(json.dumps(page, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
+            line = json.dumps(page, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+            block.append(line)
+            size += len(line)
+            if size >= _BLOCK_BYTES:
+                if pending is not None:
+                    pending.result()
+                pending = compressor.submit(gz.write, b"".join(block))
+                block, size = [], 0
+        if pending is not None:
+            pending.result()
+        gz.write(b"".join(block))
     return n
