@@ -111,16 +111,14 @@ def plain_smtp() -> Iterator[Smtp]:
     controller.stop()
 
 
-@pytest.fixture
-def tls_smtp(tmp_path: Path) -> Iterator[Smtp]:
-    """A server requiring STARTTLS (a throwaway CA's certificate) and AUTH after it."""
+def tls_server(tmp_path: Path, keeper: Keeper) -> tuple[Controller, int, Path]:
+    """A server, not started, requiring STARTTLS (a throwaway CA's certificate for
+    127.0.0.1 and localhost) and AUTH after it; return it, its port and the CA file."""
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    keeper = Keeper()
     port = _free_port()
     controller = Controller(
         keeper,
@@ -131,6 +129,14 @@ def tls_smtp(tmp_path: Path) -> Iterator[Smtp]:
         authenticator=_authenticate,
         auth_require_tls=True,
     )
+    return controller, port, ca_file
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Path) -> Iterator[Smtp]:
+    """A server requiring STARTTLS and AUTH after it (``tls_server``), started."""
+    keeper = Keeper()
+    controller, port, ca_file = tls_server(tmp_path, keeper)
     controller.start()
     yield Smtp(port, keeper, ca_file)
     controller.stop()

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 import responses
-import trustme
 from aiosmtpd.controller import Controller
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,7 +34,7 @@ from monitor.settings import SMTP_PASSWORD_ENV, TOKEN_ENV
 from monitor.store.engine import make_engine
 from monitor.store.schema import CollectionRun
 from monitor.store.sends import sends_summary
-from tests.test_mail import PASSWORD, REFUSED, USER, Keeper, _authenticate, _free_port
+from tests.test_mail import PASSWORD, REFUSED, USER, Keeper, _free_port, tls_server
 from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, read_pages
 
 pytestmark = pytest.mark.slow
@@ -203,27 +202,6 @@ def test_a_rejected_token_sends_one_alert_then_one_recovered(
     engine.dispose()
 
 
-def _tls_server(tmp_path: Path, keeper: Keeper) -> tuple[Controller, int, Path]:
-    import ssl
-
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    port = _free_port()
-    controller = Controller(
-        keeper,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=context,
-        require_starttls=True,
-        authenticator=_authenticate,
-        auth_require_tls=True,
-    )
-    return controller, port, ca_file
-
-
 @pytest.mark.parametrize("fault", ["connection", "login", "recipient refused", "timeout"])
 def test_collection_keeps_its_schedule_while_every_send_fails(
     fault: str, fake_x, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -234,7 +212,7 @@ def test_collection_keeps_its_schedule_while_every_send_fails(
     email_keys: dict[str, Any] = {}
     if fault == "login":
         monkeypatch.setenv(SMTP_PASSWORD_ENV, "wrong-" + PASSWORD)
-        controller, port, ca_file = _tls_server(tmp_path, keeper)
+        controller, port, ca_file = tls_server(tmp_path, keeper)
         email_keys = {"security": "starttls", "username": USER, "tls_ca_file": str(ca_file)}
     elif fault in ("recipient refused", "timeout"):
         controller = Controller(keeper, hostname="127.0.0.1", port=port)
