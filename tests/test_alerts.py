@@ -212,13 +212,9 @@ RESTARTED = (
 
 @pytest.fixture
 def fake_x():
-    import responses
+    from tests.xapi import faked_x
 
-    from tests.xapi import FakeX, read_pages
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fx = FakeX(read_pages())
-        fx.register(rsps)
+    with faked_x() as fx:
         yield fx
 
 

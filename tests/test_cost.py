@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 
 import pytest
-import responses
 from sqlalchemy import Engine, func, select, text
 
 from jobs import passes
@@ -15,9 +14,9 @@ from jobs.status import format_status, status_object
 from monitor.budget import month_alerts, new_alerts, recorded_reads, usage
 from monitor.plan import forecast
 from monitor.settings import Campaign, Schedule, Settings, X
-from monitor.sources.x import XSource
 from monitor.store.schema import Observation, Post, create_schema
-from tests.xapi import TOKEN, FakeX, read_pages
+from tests.xapi import FakeX, faked_x
+from tests.xapi import quiet_source as x_source
 
 # the recorded posts were created on 2023-04-07 between 19:17 and 21:40 UTC
 DAY1 = dt.datetime(2023, 4, 8, 11, 0, tzinfo=dt.UTC)
@@ -26,14 +25,8 @@ ALERT = "% of the month's cap or budget used"
 
 @pytest.fixture
 def fake():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fx = FakeX(read_pages())
-        fx.register(rsps)
+    with faked_x() as fx:
         yield fx
-
-
-def x_source(settings: Settings) -> XSource:
-    return XSource(settings, TOKEN, sleep=lambda s: None)
 
 
 def originals(engine: Engine) -> int:

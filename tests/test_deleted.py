@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import responses
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
@@ -17,13 +16,13 @@ from monitor.collect import collect_pass
 from monitor.errors import SourceError
 from monitor.refresh import refresh_metrics
 from monitor.settings import Reports, Settings
-from monitor.sources.x import XSource
 from monitor.store.engine import snapshot
 from monitor.store.schema import Post
 from reports.build import write_daily_report, write_summary_report
 from reports.stats import stats_object
 from tests import reportdata as rd
-from tests.xapi import TOKEN, FakeX
+from tests.xapi import FakeX, faked_x
+from tests.xapi import quiet_source as source
 
 PROBLEMS = "https://api.twitter.com/2/problems/"
 NOT_FOUND = PROBLEMS + "resource-not-found"
@@ -55,14 +54,8 @@ def pages() -> list[dict]:
 
 @pytest.fixture
 def fake():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fx = FakeX(pages())
-        fx.register(rsps)
+    with faked_x(pages()) as fx:
         yield fx
-
-
-def source(settings: Settings) -> XSource:
-    return XSource(settings, TOKEN, sleep=lambda s: None)
 
 
 def stored(engine: Engine) -> dict[str, tuple]:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import responses
 from sqlalchemy import Engine, func, select
 
 from jobs import passes
 from monitor.budget import month_posts_read
 from monitor.collect import collect_pass
 from monitor.settings import Settings, X
-from monitor.sources.x import XSource
 from monitor.store.schema import CollectionRun, Observation, Post
-from tests.xapi import TOKEN, FakeX, read_pages
+from tests.xapi import FakeX, faked_x
+from tests.xapi import quiet_source as x_source
 
 # the recorded posts were created on 2023-04-07 between 19:17 and 21:40 UTC
 AFTER = dt.datetime(2023, 4, 8, 12, 0, tzinfo=dt.UTC)
@@ -22,14 +21,8 @@ AFTER = dt.datetime(2023, 4, 8, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def fake():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fx = FakeX(read_pages())
-        fx.register(rsps)
+    with faked_x() as fx:
         yield fx
-
-
-def x_source(settings: Settings) -> XSource:
-    return XSource(settings, TOKEN, sleep=lambda s: None)
 
 
 def likes(engine: Engine) -> dict[str, int | None]:

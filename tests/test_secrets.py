@@ -7,7 +7,6 @@ import logging
 from urllib.parse import unquote
 
 import pytest
-import responses
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, inspect, text
 
@@ -18,7 +17,7 @@ from jobs.status import format_status, status_object
 from monitor.errors import SourceError
 from monitor.settings import Settings
 from monitor.sources.x import TOKEN_ENV, XSource
-from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, read_pages
+from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, faked_x
 
 FORMS = (TOKEN, unquote(TOKEN), f"Bearer {TOKEN}")
 
@@ -38,9 +37,7 @@ def debug_logging(capfd):
 
 @pytest.fixture
 def fake():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fx = FakeX(read_pages())
-        fx.register(rsps)
+    with faked_x() as fx:
         yield fx
 
 

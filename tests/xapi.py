@@ -14,13 +14,17 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
+
+from monitor.settings import Settings
+from monitor.sources.x import XSource
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x-api-v2"
 CHAIN_FILE = FIXTURES / "twarc2-jsonl" / "twarc2sql__search_example.jsonl"  # 5 pages, 2023
@@ -334,3 +338,18 @@ def serve_recorded_chain(rsps: responses.RequestsMock, pages: list[dict[str, Any
         content_type="application/json",
     )
     return calls
+
+
+@contextmanager
+def faked_x(pages: list[dict[str, Any]] | None = None) -> Iterator[FakeX]:
+    """A FakeX serving ``pages`` (the recorded chain by default) at the requests layer, so
+    tweepy's own code runs; what a test module's fixture yields."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fx = FakeX(read_pages() if pages is None else pages)
+        fx.register(rsps)
+        yield fx
+
+
+def quiet_source(settings: Settings) -> XSource:
+    """The X source with the test token, never sleeping between retries."""
+    return XSource(settings, TOKEN, sleep=lambda s: None)
