@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from monitor.settings import Reports, Settings
 from monitor.store.engine import snapshot
 from reports.build import summary_report_data, write_report
+from reports.report_data import ReportData
 from reports.shareable import shareable_report
 from tests import reportdata as rd
 
@@ -45,14 +46,18 @@ def pages() -> list[dict]:
     return [rd.page(posts, USERS)]
 
 
+def _both_summaries(engine: Engine, tmp_path: Path) -> tuple[ReportData, ReportData]:
+    """The summary of ``pages()`` (top 10 lists) and its shareable version."""
+    rd.build(engine, tmp_path, pages(), "week.jsonl")
+    full = summary_report_data(engine, Settings(reports=Reports(top_n=10)), now=NOW)
+    with snapshot(engine) as conn:
+        return full, shareable_report(conn, full)
+
+
 def test_lists_keep_public_accounts_end_with_one_aggregate_and_mask_mentions(
     engine: Engine, tmp_path: Path
 ) -> None:
-    settings = Settings(reports=Reports(top_n=10))
-    rd.build(engine, tmp_path, pages(), "week.jsonl")
-    full = summary_report_data(engine, settings, now=NOW)
-    with snapshot(engine) as conn:
-        share = shareable_report(conn, full)
+    full, share = _both_summaries(engine, tmp_path)
 
     assert share.figures == full.figures  # hides names, never numbers
     assert share.shareable and not full.shareable
@@ -72,11 +77,7 @@ def test_lists_keep_public_accounts_end_with_one_aggregate_and_mask_mentions(
 def test_no_file_of_the_shareable_summary_names_a_private_individual(
     engine: Engine, tmp_path: Path
 ) -> None:
-    settings = Settings(reports=Reports(top_n=10))
-    rd.build(engine, tmp_path, pages(), "week.jsonl")
-    full = summary_report_data(engine, settings, now=NOW)
-    with snapshot(engine) as conn:
-        share = shareable_report(conn, full)
+    full, share = _both_summaries(engine, tmp_path)
     written = write_report(share, tmp_path / "out")
     assert all("shareable" in p.name for p in written)
     seen = []
