@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from reports.figure_keys import METRIC_NAMES  # noqa: E402
+from reports.format import count, day_label, plural  # noqa: E402
 
 INK = "#1a1a1a"
 GRID = "#d0d0d0"
@@ -69,22 +70,6 @@ class Chart:
     plot: Callable[[Axes], None]  # draws it again onto any axes, e.g. on a PDF page
     height: float  # inches at the PNG's width
     margins: dict[str, float]  # subplot margins (figure fractions) that fit its labels
-
-
-def count(value: float) -> str:
-    """Return a figure with thousands separators: 10,000,000."""
-    return f"{value:,.0f}"
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Return ``1 post`` or ``2 posts`` (``many`` for an irregular plural), with separators."""
-    return f"{count(n)} {word if n == 1 else many or word + 's'}"
-
-
-def day_label(day: dt.date | str) -> str:
-    """Return a short date people read: ``Mon 12 Jun``."""
-    d = dt.date.fromisoformat(day) if isinstance(day, str) else day
-    return f"{d:%a} {d.day} {d:%b}"
 
 
 def plain(value: str | None, limit: int = 28) -> str:

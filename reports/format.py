@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from monitor.settings import Settings
-from reports.charts import count, day_label
 from reports.figure_keys import METRIC_NAMES
 from reports.report_data import ReportData
 
@@ -29,6 +28,23 @@ FILE_PARTS = (
 
 # the day so far, rewritten during campaign days (``hashmon run``): HTML only, one file
 SO_FAR_FILE = "today.html"
+
+
+def count(value: float) -> str:
+    """Return a figure with thousands separators: 10,000,000."""
+    return f"{value:,.0f}"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Return ``1 post`` or ``2 posts`` (``many`` for an irregular plural), with separators."""
+    return f"{count(n)} {word if n == 1 else many or word + 's'}"
+
+
+def day_label(day: dt.date | str) -> str:
+    """Return a short date people read: ``Mon 12 Jun``."""
+    d = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{d:%a} {d.day} {d:%b}"
+
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

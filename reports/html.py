@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from monitor.times import local_stamp
-from reports.charts import Chart, day_label, plural
+from reports.charts import Chart
 from reports.coverage import moderation_lines, month_use_lines
 from reports.definitions import definitions
 from reports.files import write_file
@@ -28,11 +28,13 @@ from reports.format import (
     FILE_PARTS,
     SIMULATED_BANNER,
     SO_FAR_FILE,
+    day_label,
     day_position,
     long_day,
     metric_name,
     num,
     pct,
+    plural,
     report_title,
     shareable_notice,
 )

@@ -35,7 +35,7 @@ from reportlab.platypus import (
 )
 
 from monitor.times import local_stamp
-from reports.charts import Chart, plural
+from reports.charts import Chart
 from reports.coverage import moderation_lines, month_use_lines
 from reports.definitions import definitions
 from reports.files import write_file
@@ -44,6 +44,7 @@ from reports.format import (
     long_day,
     num,
     pct,
+    plural,
     report_title,
 )
 from reports.paper import (

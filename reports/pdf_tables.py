@@ -13,11 +13,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from reports.charts import plural
 from reports.format import (
     metric_name,
     num,
     pct,
+    plural,
     short_day,
 )
 from reports.paper import FRAME_WIDTH, INK, POST_CLIP, bold_row, para, para_text, ruled_table
