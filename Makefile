@@ -20,6 +20,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hashmon demo
 
+# The suite starts some hundreds of hashmon processes: each reuses the compiled modules
+# the first one wrote (in the venv, not the checkout), even where the environment says
+# never to write them (PYTHONDONTWRITEBYTECODE), instead of compiling hashmon anew.
+test quick: export PYTHONDONTWRITEBYTECODE :=
+test quick: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2
 

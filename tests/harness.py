@@ -9,14 +9,19 @@ databases that agree on both report the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from click.testing import CliRunner
@@ -106,6 +111,88 @@ def start_hashmon(args: list[str], env: dict[str, str], cwd: Path) -> subprocess
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class Forked:
+    """``hashmon ARGS`` in a child forked from this process: the part of ``Popen`` the
+    trials use (``pid``, ``poll``, ``wait``, ``communicate``, ``returncode``)."""
+
+    def __init__(self, pid: int, out: IO[bytes], err: IO[bytes]) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._out, self._err = out, err
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(["hashmon"], timeout or 0)
+            time.sleep(0.002)
+        assert self.returncode is not None
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        texts = []
+        for stream in (self._out, self._err):
+            stream.seek(0)
+            texts.append(stream.read().decode("utf-8", "replace"))
+            stream.close()
+        return texts[0], texts[1]
+
+
+def fork_hashmon(args: list[str], env: dict[str, str], cwd: Path) -> Forked:
+    """Start ``hashmon ARGS`` as a child forked from this process and return it.
+
+    The child runs ``jobs.cli.main(ARGS)`` as the ``hashmon`` script does, in ``cwd`` with
+    exactly ``env``, its output in files, and ends with ``os._exit``: nothing of this
+    process (its pooled connections, its servers' sockets) is closed or flushed by it.
+    Forking skips the start-up a new interpreter pays (about a second of imports here),
+    which is most of a crash trial; what is killed is still a process of its own.
+    """
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - Forked owns them
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return Forked(pid, out, err)
+    code = 70
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the child's own
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
+        root = logging.getLogger()
+        for handler in list(root.handlers):  # the test run's capture handlers
+            root.removeHandler(handler)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        code = 0
+        main(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - the child must never return into pytest
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+        code = 70
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def figure_snapshot(engine: Engine) -> dict[str, Any]:

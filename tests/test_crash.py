@@ -1,7 +1,9 @@
 """Crash tests: ``hashmon collect`` and ``hashmon import`` killed with SIGKILL at random
 points, many times; after each kill a rerun leaves the database equal to a clean run's.
 
-Each trial starts a real ``hashmon`` process on an empty database, kills it (seeded
+Each trial starts a ``hashmon`` process on an empty database (forked from the test
+process, ``tests.harness.fork_hashmon``: ``jobs.cli.main`` in a process of its own, without
+a new interpreter's second of imports), kills it (seeded
 random points: a collect at the arrival of a chosen API request plus a random part of a
 page's time, or at a random moment of a clean run's measured duration, start-up
 included; an import once it has read a random part of a chosen archive file, an event
@@ -16,8 +18,9 @@ Short mode (the default, and CI) runs ``COLLECT_KILLS`` + ``PG_COLLECT_KILLS`` a
 ``IMPORT_KILLS`` + ``PG_IMPORT_KILLS`` kill points; ``HASHMON_LONG=1`` runs five times
 as many. ``HASHMON_CRASH_SEED`` changes the seed (default 20170612). The kill points
 of a series are drawn from the seed up front and run in chunks of ``CHUNK`` trials, each
-chunk a test of its own (with its own clean reference run), so pytest-xdist can spread
-them over the cores; together the chunks run every trial of the series.
+chunk a test of its own (each test process makes one clean reference run per database),
+so pytest-xdist can spread them over the cores; together the chunks run every trial of the
+series.
 """
 
 from __future__ import annotations
@@ -46,9 +49,10 @@ from monitor.store.engine import make_engine
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
+    Forked,
     cli_main,
     figure_snapshot,
-    start_hashmon,
+    fork_hashmon,
     stats_json,
     write_config,
     x_env,
@@ -117,7 +121,7 @@ def _read_into(pid: int, path: Path) -> int | None:
     return min(offsets) if offsets else None
 
 
-def _kill_when_read(proc: subprocess.Popen[str], path: Path, fraction: float) -> None:
+def _kill_when_read(proc: Forked, path: Path, fraction: float) -> None:
     """Wait until the import ``proc`` has read ``fraction`` of ``path`` (an event the
     kernel reports, not a time a loaded machine can stretch), or has ended."""
     wanted = int(path.stat().st_size * fraction)
@@ -149,7 +153,7 @@ class Tally:
         )
 
 
-def _kill(proc: subprocess.Popen[str]) -> bool:
+def _kill(proc: Forked) -> bool:
     """SIGKILL ``proc`` if it is still running; return True if it was."""
     alive = proc.poll() is None
     if alive:
@@ -161,7 +165,7 @@ def _kill(proc: subprocess.Popen[str]) -> bool:
 def _startup_seconds(config: Path, env: dict[str, str]) -> float:
     """Return how long ``hashmon init`` takes: the start-up every command pays first."""
     started = time.monotonic()
-    proc = start_hashmon(["--config", str(config), "init"], env, config.parent)
+    proc = fork_hashmon(["--config", str(config), "init"], env, config.parent)
     proc.communicate(timeout=60)
     return time.monotonic() - started
 
@@ -213,6 +217,38 @@ def _compare(engine: Engine, db_url: str, reference: dict[str, Any], tally: Tall
 
 # --- collect ---------------------------------------------------------------------------
 
+# the clean references, one per database kind and test process: every chunk a process
+# runs compares with the same one
+_REFERENCES: dict[Any, dict[str, Any]] = {}
+
+
+def _collect_reference(
+    kind: str, fresh: Any, env: dict[str, str], server: FakeXServer, posts: int
+) -> dict[str, Any]:
+    """Return the clean, timed reference run of ``kind``: its figures, the requests it
+    made and how long it and a start-up took (they place the kill points)."""
+    if kind not in _REFERENCES:
+        url, config = fresh("reference")
+        server.reset_counts()
+        started = time.monotonic()
+        proc = fork_hashmon(["--config", str(config), "collect"], env, config.parent)
+        _, err = proc.communicate(timeout=120)
+        duration = time.monotonic() - started
+        assert proc.returncode == 0, err
+        requests = server.arrived
+        assert requests == posts // 100
+        engine = make_engine(url)
+        figures = {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
+        engine.dispose()
+        assert figures["snapshot"]["observations"] == posts
+        _REFERENCES[kind] = {
+            "figures": figures,
+            "requests": requests,
+            "duration": duration,
+            "startup": _startup_seconds(config, env),
+        }
+    return _REFERENCES[kind]
+
 
 @pytest.fixture(scope="module")
 def corpus_pages() -> list[dict[str, Any]]:
@@ -246,28 +282,17 @@ def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
             url = make_db_url(kind, folder)
             return url, write_config(folder / "hashmon.toml", url)
 
-        # the clean reference, timed: its duration and page rate place the kill points
-        url, config = fresh("reference")
-        started = time.monotonic()
-        proc = start_hashmon(["--config", str(config), "collect"], env, config.parent)
-        out, err = proc.communicate(timeout=120)
-        duration = time.monotonic() - started
-        assert proc.returncode == 0, err
-        requests = server.arrived
-        assert requests == len(corpus) // 100
-        engine = make_engine(url)
-        reference = {"snapshot": figure_snapshot(engine), "stats": stats_json(url)}
-        engine.dispose()
-        assert reference["snapshot"]["observations"] == len(corpus)
+        ref = _collect_reference(kind, fresh, env, server, len(corpus))
+        reference, requests = ref["figures"], ref["requests"]
+        duration, startup = ref["duration"], ref["startup"]
         per_page = duration / (requests + 1)  # ~ one page's share, start-up counted once
-        startup = _startup_seconds(config, env)
 
         plan = _collect_plan(stop, requests)
         for trial in range(start, stop):
             page, fraction = plan[trial]
             url, config = fresh(f"t{trial}")
             server.reset_counts()
-            proc = start_hashmon(["--config", str(config), "collect"], env, config.parent)
+            proc = fork_hashmon(["--config", str(config), "collect"], env, config.parent)
             if page is None:
                 # anywhere in a run, start-up (imports, schema, lease, run row) included
                 low = startup * 0.5
@@ -343,17 +368,19 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
         url = make_db_url(kind, folder)
         return url, write_config(folder / "hashmon.toml", url)
 
-    url, config = fresh("reference")
-    proc = start_hashmon(["--config", str(config), *args], env, config.parent)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    engine = make_engine(url)
-    reference = {
-        "snapshot": figure_snapshot(engine),
-        "stats": stats_json(url),
-        "runs": _runs(engine),
-    }
-    engine.dispose()
+    if ("import", kind) not in _REFERENCES:
+        url, config = fresh("reference")
+        proc = fork_hashmon(["--config", str(config), *args], env, config.parent)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        engine = make_engine(url)
+        _REFERENCES["import", kind] = {
+            "snapshot": figure_snapshot(engine),
+            "stats": stats_json(url),
+            "runs": _runs(engine),
+        }
+        engine.dispose()
+    reference = _REFERENCES["import", kind]
     # repeat sightings: more observations than posts, all from the one import run
     assert reference["snapshot"]["observations"] > len(reference["snapshot"]["posts"])
 
@@ -361,7 +388,7 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
     for trial in range(start, stop):
         file, fraction = plan[trial]
         url, config = fresh(f"t{trial}")
-        proc = start_hashmon(["--config", str(config), *args], env, config.parent)
+        proc = fork_hashmon(["--config", str(config), *args], env, config.parent)
         # killed once the import has read a drawn part of a drawn file: always mid-run,
         # inside its transaction, whatever the machine's load
         _kill_when_read(proc, archive_files[file], fraction)
