@@ -25,8 +25,10 @@ from monitor.store.schema import Base
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer, simulated_pages
 from tests.harness import (
+    Forked,
     clean_collect,
     figure_snapshot,
+    fork_hashmon,
     start_hashmon,
     stats_json,
     write_config,
@@ -56,7 +58,7 @@ def reference(
     return clean_collect(tmp_path_factory.mktemp("reference"), corpus_pages)
 
 
-def _finish(proc: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str, str]:
+def _finish(proc: subprocess.Popen[str] | Forked, timeout: float = 180) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
 
@@ -116,11 +118,11 @@ def test_two_collectors_and_a_report_at_once_never_overlap_lose_or_double_a_post
             out_dir = tmp_path / f"reports-{r}"
             base = ["--config", str(config)]
             procs = {
-                "collector A": start_hashmon([*base, "collect"], env, tmp_path),
-                "report": start_hashmon(
+                "collector A": fork_hashmon([*base, "collect"], env, tmp_path),
+                "report": fork_hashmon(
                     [*base, "report", "summary", "--out", str(out_dir)], env, tmp_path
                 ),
-                "collector B": start_hashmon([*base, "collect"], env, tmp_path),
+                "collector B": fork_hashmon([*base, "collect"], env, tmp_path),
             }
             results = {name: _finish(p) for name, p in procs.items()}
             for name, (code, out, err) in results.items():
@@ -167,7 +169,7 @@ def test_commands_started_at_once_on_a_new_database_all_succeed(tmp_path: Path, 
             Base.metadata.drop_all(engine)  # a brand-new, empty database
             engine.dispose()
         env = x_env("http://127.0.0.1:9")
-        procs = [start_hashmon(["--database", url, "init"], env, folder) for _ in range(6)]
+        procs = [fork_hashmon(["--database", url, "init"], env, folder) for _ in range(6)]
         for proc in procs:
             code, out, err = _finish(proc)
             if code != 0:
