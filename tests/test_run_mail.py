@@ -1,5 +1,5 @@
-"""``hashmon run`` end to end: the scheduler runs its real jobs (collect every second
-instead of every 15 minutes), tweepy talks to the fake X API at the ``requests`` layer,
+"""``hashmon run`` end to end: the scheduler runs its real jobs (collect every quarter
+of a second instead of every 15 minutes), tweepy talks to the fake X API at the ``requests`` layer,
 and alerts go to a real SMTP server on loopback (aiosmtpd).
 
 The token is rejected (401) for some passes and then works again: exactly one alert and
@@ -38,6 +38,7 @@ from tests.test_mail import PASSWORD, REFUSED, USER, Keeper, _free_port, tls_ser
 from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, read_pages
 
 pytestmark = pytest.mark.slow
+PASS_EVERY = 0.25  # seconds between collect passes
 WAIT = 120.0  # seconds an awaited event may take on a loaded machine before the test fails
 
 
@@ -133,11 +134,11 @@ def fake_x() -> Iterator[dict[str, bool]]:
 
 
 def _running(config: Path, listener: Passes) -> tuple[BackgroundScheduler, Engine]:
-    """Start ``hashmon run``'s scheduler with its real jobs, collecting every second."""
+    """Start ``hashmon run``'s scheduler with its real jobs, collecting every 0.25 s."""
     settings = load_settings(str(config))
     engine = make_engine(settings.database.url)
     scheduler = build_scheduler(settings, engine, scheduler_class=BackgroundScheduler)
-    scheduler.reschedule_job(COLLECT, trigger=IntervalTrigger(seconds=1))
+    scheduler.reschedule_job(COLLECT, trigger=IntervalTrigger(seconds=PASS_EVERY))
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     scheduler.start()
     return scheduler, engine
@@ -219,7 +220,7 @@ def test_collection_keeps_its_schedule_while_every_send_fails(
     if fault == "recipient refused":
         email_keys = {"to": [REFUSED]}
     if fault == "timeout":
-        email_keys = {"timeout_seconds": 10.0}
+        email_keys = {"timeout_seconds": 4.0}  # outlasts the three passes awaited below
     if controller is not None:
         controller.start()
     fake_x["reject"] = True  # every pass fails for a reason a person must act on: an alert
