@@ -2,8 +2,9 @@
 ``python -m bench.cost [DIR]``): what the simulated week costs under the old and new
 refresh schedules, and how close each report's engagements are to the truth at its time.
 
-Each schedule runs ``hashmon demo`` (the same passes as ``hashmon run``, on the
-simulated clock, with the schedule's refresh settings) into a fresh folder. Reads come
+Each schedule runs ``hashmon demo``'s week (the same passes as ``hashmon run``, on the
+simulated clock, with the schedule's refresh settings; its report files are not needed)
+into a fresh folder. Reads come
 from ``post_reads``; a report's engagements at time T are what the database held at T
 (each post's latest observation at or before T, non-retweets, as reports/sums.py sums
 them), against what the simulator's lookup returns at T (the truth). ``hashmon plan``'s
@@ -130,7 +131,7 @@ def cost_section(out: Path, say: Callable[[str], None] = lambda _m: None) -> lis
         say(f"  cost: the simulated week, {label}")
         settings = Settings(schedule=schedule)
         new = "new" in label
-        result = run_demo(settings, out / ("new" if new else "old"))
+        result = run_demo(settings, out / ("new" if new else "old"), reports=False)
         engine = make_engine(f"sqlite:///{result.database}")
         try:
             posts, reads, pairs = _reads(engine)

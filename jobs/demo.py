@@ -89,8 +89,10 @@ def run_demo(
     *,
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
+    reports: bool = True,
 ) -> DemoResult:
-    """Simulate the configured campaign into a fresh SQLite file and write every report.
+    """Simulate the configured campaign into a fresh SQLite file and write every report
+    (``reports=False``: the database alone, for what measures its reads and figures).
 
     Returns where everything went. Deterministic for a ``seed`` (the reports' "generated"
     stamps use the simulated clock, not the wall clock). Raises OSError when ``out_dir``
@@ -147,11 +149,12 @@ def run_demo(
                 say(f"collected up to {clock.astimezone(settings.campaign.tz):%a %d %b}")
             clock += COLLECT_EVERY
         # the evening reports of a live run, written once the week's counts are in
-        written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
-        result.reports += written.files
-        result.index = written.index
-        # the impact pack a funder would get, so verify-pack can be tried on it
-        result.reports.append(write_impact_pack(settings, engine, out, now=end))
+        if reports:
+            written = write_campaign_reports(settings, engine, out, simulated=True, now=end)
+            result.reports += written.files
+            result.index = written.index
+            # the impact pack a funder would get, so verify-pack can be tried on it
+            result.reports.append(write_impact_pack(settings, engine, out, now=end))
         with engine.connect() as conn:
             result.posts = stored_counts(conn)["posts"]
     finally:
