@@ -138,6 +138,10 @@ class Forked:
         assert self.returncode is not None
         return self.returncode
 
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         self.wait(timeout)
         texts = []
@@ -193,6 +197,17 @@ def fork_hashmon(args: list[str], env: dict[str, str], cwd: Path) -> Forked:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def run_forked(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``run_hashmon`` in a forked child (``fork_hashmon``): for tests that need a process
+    of its own but not a new interpreter."""
+    proc = fork_hashmon(args, env, cwd)
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(["hashmon", *args], proc.returncode, out, err)
 
 
 def figure_snapshot(engine: Engine) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from tests.harness import (
     HASHMON,
     clean_collect,
     figure_snapshot,
-    run_hashmon,
+    run_forked,
     stats_json,
     write_config,
     x_env,
@@ -181,7 +181,7 @@ def test_postgresql_connection_killed_between_pages(
     fake.before(4, cut)  # while page 4 is on its way: three pages are committed
     try:
         with FakeXServer(fake) as server:
-            result = run_hashmon(["--config", str(config), "collect"], x_env(server.url), tmp_path)
+            result = run_forked(["--config", str(config), "collect"], x_env(server.url), tmp_path)
             if comes_back:
                 # pool_pre_ping finds the dead connection and opens a new one: no harm done
                 assert result.returncode == 0, result.stderr
@@ -191,7 +191,7 @@ def test_postgresql_connection_killed_between_pages(
                 engine = make_engine(url)
                 assert_checkpoint_matches_store(engine, list(fake.posts))
                 engine.dispose()
-                rerun = run_hashmon(
+                rerun = run_forked(
                     ["--config", str(config), "collect"], x_env(server.url), tmp_path
                 )
                 assert rerun.returncode == 0, rerun.stderr
@@ -216,18 +216,18 @@ def test_sqlite_file_removed_mid_pass_then_the_next_pass_collects_everything_aga
 
     fake.before(4, remove)
     with FakeXServer(fake) as server:
-        first = run_hashmon(["--config", str(config), "collect"], x_env(server.url), tmp_path)
+        first = run_forked(["--config", str(config), "collect"], x_env(server.url), tmp_path)
         assert "Traceback" not in first.stderr
-        second = run_hashmon(["--config", str(config), "collect"], x_env(server.url), tmp_path)
+        second = run_forked(["--config", str(config), "collect"], x_env(server.url), tmp_path)
         assert second.returncode == 0, second.stderr
     assert_equal_to_reference(url, reference)
 
 
 def test_a_database_that_cannot_be_opened_is_one_line_naming_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'hashmon.db'}"
-    result = run_hashmon(["--database", url, "stats"], x_env("http://127.0.0.1:9"), tmp_path)
+    result = run_forked(["--database", url, "stats"], x_env("http://127.0.0.1:9"), tmp_path)
     assert_one_line_error(result, "cannot use database", "no-such-folder")
-    verbose = run_hashmon(["--database", url, "-v", "stats"], x_env("http://127.0.0.1:9"), tmp_path)
+    verbose = run_forked(["--database", url, "-v", "stats"], x_env("http://127.0.0.1:9"), tmp_path)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr  # -v shows it
 
 
@@ -247,7 +247,7 @@ def test_a_full_disk_mid_pass_fails_in_one_line_and_the_rerun_completes_the_data
         env = x_env(server.url)
         args = ["--config", str(config), "collect"]
         if mounted:
-            result = run_hashmon(args, env, tmp_path)
+            result = run_forked(args, env, tmp_path)
         else:  # no tmpfs here: the process may not grow any file past 400 kB
             result = run_limited(args, env, tmp_path, 400 * 1024)
         line = assert_one_line_error(result, "database")
@@ -261,7 +261,7 @@ def test_a_full_disk_mid_pass_fails_in_one_line_and_the_rerun_completes_the_data
             if Path(f"{db}{suffix}").exists():
                 shutil.copy(f"{db}{suffix}", f"{roomy}{suffix}")
         url = f"sqlite:///{roomy}"
-        rerun = run_hashmon(["--database", url, *args], env, tmp_path)
+        rerun = run_forked(["--database", url, *args], env, tmp_path)
         assert rerun.returncode == 0, rerun.stderr
     assert_equal_to_reference(url, reference)
 
@@ -279,13 +279,13 @@ def test_a_full_disk_while_writing_a_report_leaves_the_previous_files_whole(
     engine = make_engine(url)
     with FakeXServer(FakeX(simulated_pages(CORPUS, seed=5))) as server:
         assert (
-            run_hashmon(["--database", url, "collect"], x_env(server.url), tmp_path).returncode == 0
+            run_forked(["--database", url, "collect"], x_env(server.url), tmp_path).returncode == 0
         )
     engine.dispose()
     args = ["--database", url, "report", "summary", "--out", str(small)]
     env = x_env("http://127.0.0.1:9")
     with tmpfs(small, "3m") as mounted:
-        assert run_hashmon(args, env, tmp_path).returncode == 0
+        assert run_forked(args, env, tmp_path).returncode == 0
         before = _files(small)
         if mounted:
             # fill the disk to the last block, then write the report again
@@ -293,7 +293,7 @@ def test_a_full_disk_while_writing_a_report_leaves_the_previous_files_whole(
             with contextlib.suppress(OSError), filler.open("wb") as fh:
                 while True:
                     fh.write(b"\0" * 65536)
-            result = run_hashmon(args, env, tmp_path)
+            result = run_forked(args, env, tmp_path)
             filler.unlink()
         else:
             result = run_limited(args, env, tmp_path, 20_000)  # smaller than the PDF
@@ -319,7 +319,7 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_and_writes_nothing(
         target = locked if (mounted or os.geteuid() != 0) else tmp_path / "a-file" / "sub"
         (tmp_path / "a-file").write_text("not a folder")
         for command in (["report", "summary"], ["report", "daily", "--date", "2017-06-12"]):
-            result = run_hashmon(["--database", url, *command, "--out", str(target)], env, tmp_path)
+            result = run_forked(["--database", url, *command, "--out", str(target)], env, tmp_path)
             assert_one_line_error(result, "cannot write reports to", str(target))
         if target.is_dir():
             assert list(target.iterdir()) == []

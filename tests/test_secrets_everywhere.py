@@ -28,7 +28,7 @@ from monitor.sources.x import TOKEN_ENV
 from monitor.store.engine import make_engine
 from tests.conftest import make_db_url
 from tests.fakex import FakeXServer
-from tests.harness import cli_main, run_hashmon, start_hashmon, x_env
+from tests.harness import cli_main, fork_hashmon, run_forked, x_env
 from tests.test_hostile_output import pdf_bytes
 from tests.test_secrets import FORMS
 from tests.xapi import TOKEN, UNAUTHORIZED, FakeX, read_pages
@@ -117,7 +117,7 @@ def run_briefly(
     """
     before = _passes_recorded(db_url)
     arrived = server.arrived
-    proc = start_hashmon(["--config", str(config), *verbose, "run"], x_env(server.url), cwd)
+    proc = fork_hashmon(["--config", str(config), *verbose, "run"], x_env(server.url), cwd)
     try:
         while proc.poll() is None and _passes_recorded(db_url) == before:
             time.sleep(0.05)  # polling the database: the event is a row
@@ -211,7 +211,7 @@ def test_a_config_with_a_secret_readable_by_others_gets_a_one_line_warning_never
     secret = "s3cretPW" if what == "database password" else TOKEN
     for mode, warned in ((0o644, True), (0o640, True), (0o604, True), (0o600, False)):
         config.chmod(mode)
-        result = run_hashmon(
+        result = run_forked(
             ["--config", str(config), "status"], x_env("http://127.0.0.1:9"), tmp_path
         )
         lines = [line for line in result.stderr.splitlines() if "chmod 600" in line]
@@ -230,6 +230,6 @@ def test_a_config_without_a_secret_gets_no_warning_whatever_its_mode(tmp_path: P
         encoding="utf-8",
     )
     config.chmod(0o644)
-    result = run_hashmon(["--config", str(config), "status"], x_env("http://127.0.0.1:9"), tmp_path)
+    result = run_forked(["--config", str(config), "status"], x_env("http://127.0.0.1:9"), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "chmod" not in result.stderr
