@@ -43,6 +43,7 @@ from monitor.config import DATABASE_ENV, load_settings
 from monitor.errors import HashmonError, LockedError, PassStopped, db_detail
 from monitor.settings import Settings, bearer_token
 from monitor.store.engine import make_engine, url_has_secret
+from monitor.store.schema import create_schema
 from monitor.times import local_at, local_stamp
 
 log = logging.getLogger(__name__)
@@ -338,8 +339,13 @@ def build_scheduler(
 ) -> BaseScheduler:
     """Return a scheduler with its job store in ``engine``'s database and the jobs added."""
     safe = type(scheduler_class.__name__, (StopSafe, scheduler_class), {})
+    store = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
+    # APScheduler creates its table at start in a plain transaction: on SQLite, a read
+    # turned write there fails at once ("database is locked") if another command wrote
+    # meanwhile, and the runner died. Created here in hashmon's write transaction instead.
+    create_schema(engine, also=[store.jobs_t])
     scheduler = safe(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
+        jobstores={"default": store},
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={
             "coalesce": True,

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -437,3 +438,28 @@ def test_a_collect_job_records_what_it_read_and_stored(
     finally:
         engine.dispose()
     assert outcome.endswith(f"stored {stored:,} new") and outcome.startswith("read ")
+
+
+def test_the_runner_starts_while_another_command_commits_a_write(tmp_path: Path) -> None:
+    """``hashmon run`` starting while another command (a status, a collect) holds the
+    write lock and then commits: the runner waits its turn and starts. It used to die with
+    "database is locked": APScheduler created its table in a plain transaction, and on
+    SQLite a read turned write fails at once when another commit came in between."""
+    path = tmp_path / "hashmon.db"
+    engine = make_engine(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE a_note_of_another_tool (x INTEGER)")
+    committing = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    committing.start()
+    try:
+        scheduler = schedule.build_scheduler(
+            Settings(), engine, scheduler_class=BackgroundScheduler
+        )
+        scheduler.start(paused=True)
+        assert scheduler.get_job(schedule.COLLECT) is not None
+        scheduler.shutdown(wait=False)
+    finally:
+        committing.join()
+        other.close()
+        engine.dispose()

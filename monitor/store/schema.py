@@ -7,7 +7,9 @@ are fixed-width UTC ISO text, which sorts as it reads.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Engine, Index, Integer, String, Text, func, text
+from collections.abc import Sequence
+
+from sqlalchemy import BigInteger, Boolean, Engine, Index, Integer, String, Table, Text, func, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -182,12 +184,14 @@ METRIC_COLUMNS = ("like_count", "retweet_count", "reply_count", "quote_count", "
 _SCHEMA_LOCK = 1001_2017  # any constant: the advisory lock that serialises schema creation
 
 
-def create_schema(engine: Engine) -> None:
+def create_schema(engine: Engine, also: Sequence[Table] = ()) -> None:
     """Create the tables that are missing, safely when several commands start at once.
 
     Two processes creating the schema together would otherwise collide: "database is
     locked" on SQLite, a duplicate type on PostgreSQL. One write transaction (BEGIN
     IMMEDIATE on SQLite, an advisory lock on PostgreSQL) makes them take turns.
+    ``also``: tables of a library kept in the same database (the scheduler's job store),
+    created in that transaction too.
     """
     with engine.connect() as conn:
         conn = conn.execution_options(hashmon_write=True)
@@ -196,6 +200,8 @@ def create_schema(engine: Engine) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             earlier = _has_index(conn, "ix_posts_created_at_us")
             Base.metadata.create_all(conn)
+            for table in also:
+                table.create(conn, checkfirst=True)
             if earlier:
                 _upgrade_first_schema(conn)
             _add_missing_columns(conn)
