@@ -1,8 +1,9 @@
 # The README's two set-up commands: `make demo` and `make test`. Each makes the venv
 # and installs hashmon (with its dev extras) first if that has not been done.
 # `make test` runs the whole suite (CI calls it) on two cores with pytest-xdist;
-# `make quick` is the inner loop: no crash trials, bench, browser or long rounds
-# (markers `slow` and `browser`), SQLite only, property tests at a fifth of their examples;
+# `make quick` is the inner loop: no crash trials, bench, browser, long rounds or tests
+# that take over a second of CPU (markers `slow` and `browser`), SQLite only, property
+# tests at a fifth of their examples;
 # `make test` (CI) runs everything on both databases.
 PYTHON ?= python3
 VENV ?= .venv

@@ -219,6 +219,7 @@ def fake_x():
 
 
 @pytest.mark.parametrize("billing", ["cap", "pay-per-use"])
+@pytest.mark.slow
 def test_budget_alerts_go_by_email_at_50_80_and_100_percent_once_each_across_a_restart(
     billing: str, db_url: str, smtp, fake_x, tmp_path
 ) -> None:

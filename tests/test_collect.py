@@ -248,6 +248,7 @@ def test_with_the_cap_used_up_every_kind_of_pass_asks_nothing_and_says_so(
     assert month_posts_read(engine, later) == 330
 
 
+@pytest.mark.slow
 def test_polling_every_15_minutes_reads_each_post_once(
     sqlite_engine: Engine, rsps: responses.RequestsMock, capsys
 ) -> None:

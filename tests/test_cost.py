@@ -191,6 +191,7 @@ def test_plan_counts_collection_refreshes_and_charged_reads_hour_by_hour() -> No
     assert any("refresh_metrics_for_hours = 6: 36 reads" in a for a in cap.advice)
 
 
+@pytest.mark.slow
 def test_refresh_before_reports_rereads_the_days_posts_then_every_campaign_post(
     engine: Engine,
 ) -> None:
@@ -268,6 +269,7 @@ def test_hashmon_plan_prints_the_forecast_as_json_and_says_what_to_change(
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
 
+@pytest.mark.slow
 def test_the_daily_reports_coverage_shows_the_months_use_and_the_thresholds_crossed(
     engine: Engine, fake: FakeX, tmp_path
 ) -> None:

@@ -91,6 +91,7 @@ def output_text(paths: list[Path]) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 def test_not_found_and_not_authorized_mark_the_post_gone_and_erase_its_text(
     engine: Engine, fake: FakeX, tmp_path: Path
 ) -> None:

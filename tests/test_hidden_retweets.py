@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import Engine, text
 
 from monitor.archive import import_files
@@ -169,6 +170,7 @@ def test_retweets_of_hidden_posts_are_counted_hidden_as_computed_independently(
     assert got == plain
 
 
+@pytest.mark.slow
 def test_hidden_retweets_and_hidden_posts_are_in_no_report_file(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -192,6 +194,7 @@ def test_hidden_retweets_and_hidden_posts_are_in_no_report_file(
     assert summary["coverage"]["retweets_of_unknown_post"] == 0
 
 
+@pytest.mark.slow
 def test_old_retweets_without_the_retweeted_post_keep_their_figures_and_are_said(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -251,6 +254,7 @@ def test_either_database_gains_the_column_on_open(engine: Engine) -> None:
     assert cols == []
 
 
+@pytest.mark.slow
 def test_a_pack_keeps_what_each_retweet_retweets_so_verify_pack_agrees(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:

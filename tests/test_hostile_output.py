@@ -98,6 +98,7 @@ def pdf_bytes(path: Path) -> bytes:
     return b"\n".join(out)
 
 
+@pytest.mark.slow
 def test_hostile_config_and_post_text_is_inert_in_every_report_format(
     hostile: Engine, tmp_path: Path
 ) -> None:

@@ -73,6 +73,7 @@ def big_archive(path: Path, posts: int = 12_000) -> Path:
 
 
 @pytest.mark.parametrize("how", ["redirect", "pipe"])
+@pytest.mark.slow
 def test_stdin_is_read_once_and_what_is_recorded_is_what_was_read(
     tmp_path: Path, sqlite_url: str, how: str
 ) -> None:
@@ -102,6 +103,7 @@ def test_stdin_is_read_once_and_what_is_recorded_is_what_was_read(
     assert "already imported (same contents)" in again.stdout
 
 
+@pytest.mark.slow
 def test_an_empty_pipe_is_an_empty_file_and_records_nothing(
     tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -217,6 +219,7 @@ def _gz_of_one_long_line(path: Path, mib: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_with_lines_and_documents_past_the_limits(
     tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -237,6 +240,7 @@ def test_memory_stays_bounded_with_lines_and_documents_past_the_limits(
     assert peak < PEAK_MB, peak
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_at_the_limits(tmp_path: Path, sqlite_url: str) -> None:
     # just under both limits: the worst a line may be and still be read
     n = reader.MAX_LINE_VALUES - 10

@@ -237,6 +237,7 @@ def assert_no_secret(raw: bytes, *texts: str) -> None:
 # --- the digest ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_daily_digest_over_starttls_with_login_arrives_whole_with_the_stats_figures(
     demo_db, tls_smtp, tmp_path, capsys, monkeypatch
 ) -> None:
@@ -448,6 +449,7 @@ def test_server_down(demo_db, tmp_path, capsys) -> None:
     assert "e-mail FAILED" in out and "connection failure" in out
 
 
+@pytest.mark.slow
 def test_login_refused_never_shows_the_password(
     demo_db, tls_smtp, tmp_path, capsys, monkeypatch
 ) -> None:

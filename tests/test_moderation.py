@@ -73,6 +73,7 @@ def _figures_without_hidden(data: dict) -> dict:
     return fig
 
 
+@pytest.mark.slow
 def test_hidden_posts_and_accounts_are_in_no_output_file_and_every_figure_stays(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
@@ -113,6 +114,7 @@ def test_hidden_posts_and_accounts_are_in_no_output_file_and_every_figure_stays(
     assert after["coverage"]["hidden_posts"] == after["figures"]["totals"]["hidden_posts"]
 
 
+@pytest.mark.slow
 def test_excluded_posts_leave_the_figures_and_the_lists(engine: Engine, tmp_path: Path) -> None:
     # on SQLite and PostgreSQL: the rankings' conditions run on both
     paths, settings = _real("brexit_kpop_2sets")
@@ -141,6 +143,7 @@ def test_excluded_posts_leave_the_figures_and_the_lists(engine: Engine, tmp_path
         assert post["id"] not in text, name
 
 
+@pytest.mark.slow
 def test_every_report_format_says_how_many_are_hidden_and_excluded_and_why(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:

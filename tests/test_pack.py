@@ -110,6 +110,7 @@ def test_the_pack_holds_every_file_and_verify_pack_recomputes_its_figures(
     assert verdict.figures_checked > 100
 
 
+@pytest.mark.slow
 def test_the_same_database_gives_the_same_bytes(campaign: Engine, tmp_path: Path) -> None:
     settings = Settings()
     one = write_pack(campaign, settings, tmp_path / "a", now=NOW).read_bytes()
@@ -134,6 +135,7 @@ def test_a_changed_byte_fails_verify_pack_naming_the_file(campaign: Engine, tmp_
     assert "query.txt" in result.output
 
 
+@pytest.mark.slow
 def test_figures_that_differ_are_named(campaign: Engine, tmp_path: Path) -> None:
     """A pack whose summary JSON claims other figures (checksums redone) fails on figures."""
     pack = write_pack(campaign, Settings(), tmp_path, now=NOW)
@@ -160,6 +162,7 @@ def test_figures_that_differ_are_named(campaign: Engine, tmp_path: Path) -> None
     assert EQUAL in result.output
 
 
+@pytest.mark.slow
 def test_report_summary_pack_from_the_cli_then_verify_pack(
     campaign: Engine, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -178,6 +181,7 @@ def test_report_summary_pack_from_the_cli_then_verify_pack(
     assert capsys.readouterr().out.startswith(EQUAL)
 
 
+@pytest.mark.slow
 def test_writing_a_pack_is_a_run_that_status_shows(
     campaign: Engine, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

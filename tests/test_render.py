@@ -397,6 +397,7 @@ def _assert_neutralised(cells: list[str], *, xml: bool = False) -> None:
         assert "'" + (bad.replace("\r", "\n") if xml else bad) in cells, repr(bad)
 
 
+@pytest.mark.slow
 def test_hostile_text_is_inert_in_every_format(hostile: Engine, tmp_path: Path) -> None:
     settings = Settings(reports=Reports(top_n=20))  # every hostile post and author listed
     files = write_summary_report(hostile, settings, tmp_path, now=NOW)
@@ -484,6 +485,7 @@ def test_an_empty_database_renders_every_report(sqlite_engine: Engine, tmp_path:
     assert data["coverage"]["posts"] == 0
 
 
+@pytest.mark.slow
 def test_simulated_reports_carry_the_banner_on_every_page(known: Engine, tmp_path: Path) -> None:
     settings = Settings(reports=Reports(formats=("html",)))
     write_summary_report(known, settings, tmp_path, simulated=True, now=NOW)
@@ -609,6 +611,7 @@ def test_post_text_that_looks_like_markup_prints_as_written_in_the_pdf(
     assert "café Ελλάδα Москва and a character the font lacks: □" in text
 
 
+@pytest.mark.slow
 def test_the_pdf_is_the_same_bytes_for_the_same_report(known: Engine, tmp_path: Path) -> None:
     settings = Settings(reports=Reports(formats=("pdf",)))
     one = write_summary_report(known, settings, tmp_path / "one", now=NOW)[0].read_bytes()
@@ -628,6 +631,7 @@ def test_every_page_of_a_simulated_pdf_says_so(known: Engine, tmp_path: Path) ->
 # --- the index ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_index_lists_reports_by_the_dates_they_cover_not_by_file_time(
     known: Engine, tmp_path: Path
 ) -> None:

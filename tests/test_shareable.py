@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import Engine
@@ -103,6 +104,7 @@ def test_no_file_of_the_shareable_summary_names_a_private_individual(
             assert "Shareable version" in text, path
 
 
+@pytest.mark.slow
 def test_report_summary_shareable_from_the_cli_sits_beside_the_full_one(
     engine: Engine, tmp_path: Path, capsys
 ) -> None:
@@ -162,6 +164,7 @@ def listed_settings(tmp_path: Path) -> Settings:
     return Settings(reports=Reports(top_n=10), stakeholders=lists)
 
 
+@pytest.mark.slow
 def test_verified_and_listed_accounts_are_named_and_a_private_individual_is_not(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -82,6 +82,7 @@ def test_the_day_so_far_says_up_to_when_and_is_linked_first(known: Engine, tmp_p
     assert ("report", "ok") in {(k, s) for k, s, m in runs if "today so far" in (m or "")}
 
 
+@pytest.mark.slow
 def test_the_days_report_removes_the_stale_page_and_stops_its_rewriting(
     known: Engine, tmp_path
 ) -> None:

@@ -517,6 +517,7 @@ def test_the_old_campaign_supporters_key_still_loads_with_a_one_line_notice(
 # --- in every report -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_report_carries_the_stakeholders_of_its_dates_in_json_csv_xlsx_and_html(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
