@@ -66,7 +66,7 @@ COLLECT_KILLS = 50 * SCALE
 PG_COLLECT_KILLS = 10 * SCALE
 IMPORT_KILLS = 50 * SCALE
 PG_IMPORT_KILLS = 10 * SCALE
-CORPUS_POSTS = 1200  # 12 pages of 100: enough page boundaries to land between
+CORPUS_POSTS = 800  # 8 pages of 100: enough page boundaries to land between
 PAGE_DELAY = 0.03  # seconds the fake API takes per page, so a pass lasts ~1 s
 CHUNK = 10  # trials per test: small enough for xdist to balance the series over cores
 
@@ -330,11 +330,11 @@ def archive_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Three archives as users have them: simulated JSONL with repeat sightings, the
     same campaign's later polls gzipped, and a real recorded twarc2 file."""
     folder = tmp_path_factory.mktemp("archives")
-    campaign = simulate_campaign(Settings(), seed=11, posts=3000)
+    campaign = simulate_campaign(Settings(), seed=11, posts=1500)
     first = folder / "imhaw17-search.jsonl"
     write_twarc_jsonl(campaign, first, repeat_every=4)
     second = folder / "imhaw17-later.jsonl.gz"
-    later = simulate_campaign(Settings(), seed=12, posts=1000)
+    later = simulate_campaign(Settings(), seed=12, posts=500)
     write_twarc_jsonl(later, second, gzip=True, repeat_every=3)
     third = folder / CHAIN_FILE.name
     shutil.copy(CHAIN_FILE, third)
