@@ -14,16 +14,17 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from monitor.store.engine import make_engine
-from monitor.store.schema import Base
+from monitor.store.schema import Base, create_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_ADMIN_URL = os.environ.get(
     "HASHMON_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 _pg_url: str | None = None
+_pg_shape: frozenset[tuple[str, ...]] | None = None  # hashmon's schema, as created
 
 # Property tests take their example counts from a profile: "default" (make test, CI),
 # "quick" (make quick sets HASHMON_HYPOTHESIS=quick), "long" (HASHMON_LONG=1, 5x).
@@ -69,19 +70,45 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def make_db_url(kind: str, tmp_path: Path) -> str:
-    """Return the URL of an empty database of ``kind`` ("sqlite" or "postgresql")."""
+    """Return the URL of an empty database of ``kind`` ("sqlite" or "postgresql").
+
+    On PostgreSQL the test process's one database is emptied: when its tables are exactly
+    hashmon's (no test changed them), by one TRUNCATE; otherwise its schema is dropped
+    and created again. Either way it holds hashmon's tables, empty, and nothing else.
+    """
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'hashmon.db'}"
+    global _pg_shape
     url = _pg_database_url()
     engine = make_engine(url, create=False)
     try:
-        Base.metadata.drop_all(engine)
         with engine.begin() as conn:
-            # the scheduler's job store lives in the same database; start it empty too
-            conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+            if _pg_shape is not None and _shape(conn) == _pg_shape:
+                tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                return url
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        create_schema(engine)
+        with engine.connect() as conn:
+            _pg_shape = _shape(conn)
     finally:
         engine.dispose()
     return url
+
+
+def _shape(conn: Connection) -> frozenset[tuple[str, ...]]:
+    """Return the tables, columns and indexes of the public schema."""
+    columns = conn.execute(
+        text(
+            "SELECT table_name, column_name, data_type, is_nullable "
+            "FROM information_schema.columns WHERE table_schema = 'public'"
+        )
+    )
+    indexes = conn.execute(
+        text("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    )
+    return frozenset(tuple(r) for r in columns) | frozenset(tuple(r) for r in indexes)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
