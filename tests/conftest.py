@@ -152,3 +152,9 @@ def copy_fixture(tmp_path: Path):
         return dest
 
     return _copy
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slow tests first: spread over the pytest-xdist workers while the many short
+    ones are left to even out the end, so no worker ends long after the other."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
