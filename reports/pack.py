@@ -180,7 +180,9 @@ class OpenPack:
 
 def _zip_info(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    # the archive is gzip already: deflating it again took 1.7 s at 1M posts, for a
+    # bigger file
+    info.compress_type = zipfile.ZIP_STORED if name == ARCHIVE else zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     info.create_system = 3  # Unix, whatever the machine
     return info

@@ -101,6 +101,8 @@ def test_the_pack_holds_every_file_and_verify_pack_recomputes_its_figures(
     assert len(ids) == len(set(ids)) == figures(campaign, settings)["totals"]["posts"]
     assert GONE_TEXT.encode() not in gzip.decompress(entries["posts.jsonl.gz"])
     assert GONE_TEXT.encode() not in b"".join(entries.values())
+    with zipfile.ZipFile(pack) as zf:  # gzip already: stored as it is, not deflated again
+        assert zf.getinfo("posts.jsonl.gz").compress_type == zipfile.ZIP_STORED
     assert next(p for p in posts if p["id"] == "3002")["text"] == ""
 
     summary = json.loads(next(v for n, v in entries.items() if n.endswith(".json")))
