@@ -7,6 +7,10 @@ stored post of the window as twarc2-style API v2 pages (``posts.jsonl.gz``, writ
 (which ``reports.pack_verify`` checks). It is deterministic: entries sorted, fixed zip
 times, a gzip without a name or time, the summary's workbook rewritten with fixed times,
 so the same database gives the same bytes except the generated-at stamps.
+
+``hashmon report summary --pack`` computes and draws the summary once: ``open_pack``
+reads it, ``OpenPack.write_summary`` gives the folder its copy, ``OpenPack.finish`` adds
+the archive from the same snapshot and writes the zip.
 """
 
 from __future__ import annotations
