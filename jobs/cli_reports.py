@@ -27,40 +27,55 @@ def _write_report(
     day: dt.date | None = None,
     email: bool = False,
     shareable: bool = False,
+    pack: bool = False,
 ) -> None:
-    """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went.
+    """Write one report into ``out`` (default ``[reports] out_dir``) and say where it went;
+    with ``pack`` (the summary), then its impact pack, from the same reading.
 
-    With ``email`` the report's digest is sent after the files are written: a failed send
-    costs no file, and ends in one line naming the server and the fault (exit 1). The
-    digest of a shareable report is the shareable version.
+    With ``email`` the report's digest is sent after the files are written (before the
+    pack): a failed send costs no file, and ends in one line naming the server and the
+    fault (exit 1). The digest of a shareable report is the shareable version.
     """
-    from jobs.reporting import CLI_HINT, write_report
+    from jobs.reporting import CLI_HINT, Written, write_report, write_summary_and_pack
 
     if email:
         from jobs.delivery import check_can_email_reports
 
         check_can_email_reports(app.settings)  # before writing: a config error is exit 2
-    written = write_report(
-        app.settings,
-        app.engine,
-        which,
-        day=day,
-        out_dir=out,
-        hint=CLI_HINT,
-        shareable=shareable or app.settings.reports.shareable,
-    )
-    main_page = next((p for p in written.files if p.suffix == ".html"), None)
-    click.echo(f"wrote {len(written.files)} files to {Path(out or app.settings.reports.out_dir)}")
-    if main_page is not None:
-        click.echo(f"report: {main_page}")
-    click.echo(f"index:  {written.index}")
-    if email:
-        from jobs.delivery import email_report
 
-        report_json = next(p for p in written.files if p.suffix == ".json")
-        click.echo(email_report(app.settings, app.engine, report_json).describe())
-    for note in written.notices:
-        click.echo(f"note: {note}", err=True)
+    def tell(written: Written) -> None:
+        main_page = next((p for p in written.files if p.suffix == ".html"), None)
+        where = Path(out or app.settings.reports.out_dir)
+        click.echo(f"wrote {len(written.files)} files to {where}")
+        if main_page is not None:
+            click.echo(f"report: {main_page}")
+        click.echo(f"index:  {written.index}")
+        if email:
+            from jobs.delivery import email_report
+
+            report_json = next(p for p in written.files if p.suffix == ".json")
+            click.echo(email_report(app.settings, app.engine, report_json).describe())
+        for note in written.notices:
+            click.echo(f"note: {note}", err=True)
+
+    shareable = shareable or app.settings.reports.shareable
+    if pack:
+        _, path = write_summary_and_pack(
+            app.settings, app.engine, out, shareable=shareable, hint=CLI_HINT, then=tell
+        )
+        click.echo(f"pack:   {path}")
+        return
+    tell(
+        write_report(
+            app.settings,
+            app.engine,
+            which,
+            day=day,
+            out_dir=out,
+            hint=CLI_HINT,
+            shareable=shareable,
+        )
+    )
 
 
 @click.group()
@@ -107,13 +122,7 @@ def summary(app: App, out: str | None, email: bool, pack: bool, shareable: bool)
 
     Example: hashmon report summary --out reports/ --pack
     """
-    _write_report(app, "summary", out, email=email, shareable=shareable)
-    if pack:
-        from jobs.reporting import CLI_HINT, write_impact_pack
-
-        shareable = shareable or app.settings.reports.shareable
-        path = write_impact_pack(app.settings, app.engine, out, shareable=shareable, hint=CLI_HINT)
-        click.echo(f"pack:   {path}")
+    _write_report(app, "summary", out, email=email, shareable=shareable, pack=pack)
 
 
 @click.command("verify-pack")

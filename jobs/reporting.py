@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -179,6 +179,41 @@ def write_impact_pack(
         _writable(out, hint),
     ):
         return write_pack(engine, settings, out, simulated=simulated, now=now, shareable=shareable)
+
+
+def write_summary_and_pack(
+    settings: Settings,
+    engine: Engine,
+    out_dir: str | Path | None = None,
+    *,
+    shareable: bool = False,
+    hint: str = SCHEDULED_HINT,
+    then: Callable[[Written], None] | None = None,
+) -> tuple[Written, Path]:
+    """Write the summary (as ``write_report``) and its impact pack (as
+    ``write_impact_pack``) from one reading: the summary is computed and drawn once, in
+    the pack's snapshot, and the folder's copy is made from it. Recorded as a "report"
+    run, then a "pack" run; ``then`` is called with the summary written, before the pack
+    (``hashmon report summary --pack`` says where it went and e-mails it there, so a
+    failed send stops before the pack, as when the two were written apart).
+    """
+    from reports.pack import open_pack
+    from reports.wording import report_notices
+
+    out = Path(out_dir or settings.reports.out_dir)
+    simulated = settings.source.kind == "simulated"
+    with ExitStack() as stack:
+        with recorded_run(engine, "report", f"summary report in {out}"), _writable(out, hint):
+            pack = stack.enter_context(
+                open_pack(engine, settings, out, simulated=simulated, shareable=shareable)
+            )
+            index = _with_index(pack.write_summary(out), out)
+        written = Written(index.files, index.index, tuple(report_notices(pack.report)))
+        if then is not None:
+            then(written)
+        what = f"{'shareable ' if shareable else ''}impact pack in {out}"
+        with recorded_run(engine, "pack", what), _writable(out, hint):
+            return written, pack.finish()
 
 
 def _with_index(files: list[Path], out: Path) -> Written:

@@ -9,6 +9,7 @@ time zone, summer time included.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_DAY = dt.date(1970, 1, 1)
@@ -42,6 +43,23 @@ def epoch_us(moment: dt.datetime) -> int:
 def from_epoch_us(us: int) -> dt.datetime:
     """Return the aware UTC datetime of epoch microseconds (exact, no float rounding)."""
     return _EPOCH + dt.timedelta(microseconds=us)
+
+
+def utc_text_us(us: int) -> str:
+    """Return ``utc_text(from_epoch_us(us))``, the same text, without a datetime.
+
+    The impact pack writes one per post (a million): the text up to the minute cached
+    (posts come in time order), the seconds by integer arithmetic, is a fraction of a
+    datetime and strftime each.
+    """
+    minute, rest = divmod(us, 60_000_000)
+    digits = str(rest + 100_000_000)  # "1SSffffff": the seconds and microseconds, padded
+    return f"{_utc_minute_text(minute)}{digits[1:3]}.{digits[3:]}Z"
+
+
+@lru_cache(maxsize=1024)
+def _utc_minute_text(minute: int) -> str:
+    return from_epoch_us(minute * 60_000_000).strftime("%Y-%m-%dT%H:%M:")
 
 
 def local_at(day: dt.date, at: dt.time, tz: dt.tzinfo) -> dt.datetime:

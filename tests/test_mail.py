@@ -480,6 +480,31 @@ def test_server_hanging_mid_data_times_out(demo_db, plain_smtp, tmp_path, capsys
     assert "timeout failure" in err
 
 
+def test_summary_with_its_pack_is_e_mailed_before_the_pack_is_written(
+    demo_db, plain_smtp, tmp_path, capsys
+) -> None:
+    config = write_config(tmp_path / "hashmon.toml", plain_smtp.port)
+    out_dir = tmp_path / "r"
+    args = ["--config", str(config), "--database", demo_db, "report", "summary"]
+    code, out, err = hashmon(capsys, *args, "--out", str(out_dir), "--email", "--pack")
+    assert code == 0, err
+    [msg] = plain_smtp.received()
+    assert "week summary" in msg["Subject"]
+    lines = out.splitlines()
+    assert lines[-1] == f"pack:   {out_dir / 'summary-IMHAW17-pack.zip'}"
+    assert lines[-2].startswith(f"e-mail sent via 127.0.0.1:{plain_smtp.port} to ")
+
+    # a failed send stops before the pack, as when the two were written one after another
+    port = _free_port()  # nothing listens there
+    config = write_config(tmp_path / "down.toml", port)
+    args = ["--config", str(config), "--database", demo_db, "report", "summary"]
+    code, _, err = hashmon(capsys, *args, "--out", str(tmp_path / "d"), "--email", "--pack")
+    assert code == 1 and err.startswith("Error: e-mail not sent via 127.0.0.1:")
+    assert (tmp_path / "d" / "summary-IMHAW17.json").is_file()
+    assert not [p for p in (tmp_path / "d").iterdir() if p.name.startswith(".")]  # work folder
+    assert not (tmp_path / "d" / "summary-IMHAW17-pack.zip").exists()
+
+
 def test_email_without_an_email_section_is_a_config_error_before_writing(
     demo_db, tmp_path, capsys
 ) -> None:

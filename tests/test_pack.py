@@ -101,6 +101,8 @@ def test_the_pack_holds_every_file_and_verify_pack_recomputes_its_figures(
     assert len(ids) == len(set(ids)) == figures(campaign, settings)["totals"]["posts"]
     assert GONE_TEXT.encode() not in gzip.decompress(entries["posts.jsonl.gz"])
     assert GONE_TEXT.encode() not in b"".join(entries.values())
+    with zipfile.ZipFile(pack) as zf:  # gzip already: stored as it is, not deflated again
+        assert zf.getinfo("posts.jsonl.gz").compress_type == zipfile.ZIP_STORED
     assert next(p for p in posts if p["id"] == "3002")["text"] == ""
 
     summary = json.loads(next(v for n, v in entries.items() if n.endswith(".json")))
@@ -253,3 +255,60 @@ def test_the_packed_workbook_carries_no_wall_clock_time() -> None:
         assert {info.date_time for info in zf.infolist()} == {ZIP_TIME}
         core = zf.read("docProps/core.xml").decode()
     assert core.count("2017-06-17T09:00:00Z") == 2  # created and modified: the stamp
+
+
+def _pack_entries(pack: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(pack) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_report_summary_pack_puts_one_summary_in_the_folder_and_the_pack(
+    campaign: Engine, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The folder's summary is the pack's: the same files, the same bytes (the pack's
+    workbook with its fixed times), not a second reading drawn again."""
+    from jobs.cli import main
+    from reports.pack import _steady_xlsx
+
+    out = tmp_path / "reports"
+    url = campaign.url.render_as_string(hide_password=False)
+    with pytest.raises(SystemExit) as done:
+        main(["--database", url, "report", "summary", "--out", str(out), "--pack"])
+    assert done.value.code == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"wrote 12 files to {out}"
+    assert said[-1] == f"pack:   {out / 'summary-IMHAW17-pack.zip'}"
+    packed = {
+        n.removeprefix("summary/"): data
+        for n, data in _pack_entries(out / "summary-IMHAW17-pack.zip").items()
+        if n.startswith("summary/")
+    }
+    here = {p.name: p.read_bytes() for p in out.iterdir() if p.name.startswith("summary-IMHAW17")}
+    del here["summary-IMHAW17-pack.zip"]
+    assert sorted(here) == sorted(packed) and len(here) == 12
+    stamp = json.loads(here["summary-IMHAW17.json"])["report"]["generated_at"]
+    when = dt.datetime.fromisoformat(stamp)
+    for name, data in here.items():
+        assert packed[name] == (_steady_xlsx(data, when) if name.endswith(".xlsx") else data)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no work folder left
+
+
+def test_with_fewer_formats_the_folder_gets_those_and_the_pack_every_format(
+    campaign: Engine, tmp_path: Path
+) -> None:
+    from jobs.reporting import write_summary_and_pack
+    from monitor.settings import Reports
+
+    settings = Settings(reports=Reports(formats=("json", "html")))
+    out = tmp_path / "out"
+    written, pack = write_summary_and_pack(settings, campaign, out)
+    assert [p.name for p in written.files] == ["summary-IMHAW17.json", "summary-IMHAW17.html"]
+    page = (out / "summary-IMHAW17.html").read_text(encoding="utf-8")
+    assert "summary-IMHAW17.json" in page and "summary-IMHAW17.pdf" not in page
+    entries = _pack_entries(pack)
+    for suffix in (".html", ".pdf", ".xlsx", ".json", "-top-posts.csv", "-pace.png"):
+        assert f"summary/summary-IMHAW17{suffix}" in entries, suffix
+    mine = json.loads((out / "summary-IMHAW17.json").read_bytes())
+    packed = json.loads(entries["summary/summary-IMHAW17.json"])
+    assert mine["figures"] == packed["figures"] and mine["report"] == packed["report"]
+    assert verify_pack(pack).ok
