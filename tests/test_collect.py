@@ -385,6 +385,7 @@ def test_backfill_reads_the_full_archive_page_by_page_and_a_rerun_only_what_is_n
     assert month_posts_read(engine) == 500
 
 
+@pytest.mark.slow
 def test_a_pass_cut_short_by_the_cap_twice_still_loses_no_post(sqlite_engine) -> None:
     # the simulator stands in for X: a budget that runs out in the first pass and again
     # while the second pass resumes it; the third pass must fetch everything left

@@ -328,6 +328,7 @@ def test_daily_digest_over_starttls_with_login_arrives_whole_with_the_stats_figu
     assert_no_secret(b"", out)
 
 
+@pytest.mark.slow
 def test_summary_digest_and_user_text_in_top_posts_is_escaped(
     demo_db, plain_smtp, tmp_path, capsys
 ) -> None:
@@ -440,6 +441,7 @@ def _failing_daily(capsys, demo_db: str, config: Path, out_dir: Path) -> tuple[i
     return code, out, err
 
 
+@pytest.mark.slow
 def test_server_down(demo_db, tmp_path, capsys) -> None:
     port = _free_port()  # nothing listens there
     config = write_config(tmp_path / "hashmon.toml", port)
@@ -467,6 +469,7 @@ def test_login_refused_never_shows_the_password(
     assert tls_smtp.keeper.messages == []
 
 
+@pytest.mark.slow
 def test_recipient_refused(demo_db, plain_smtp, tmp_path, capsys) -> None:
     config = write_config(tmp_path / "hashmon.toml", plain_smtp.port, cc=[REFUSED])
     _, _, err = _failing_daily(capsys, demo_db, config, tmp_path / "r")
@@ -480,6 +483,7 @@ def test_server_hanging_mid_data_times_out(demo_db, plain_smtp, tmp_path, capsys
     assert "timeout failure" in err
 
 
+@pytest.mark.slow
 def test_summary_with_its_pack_is_e_mailed_before_the_pack_is_written(
     demo_db, plain_smtp, tmp_path, capsys
 ) -> None:

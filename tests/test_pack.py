@@ -66,6 +66,7 @@ def figures(engine: Engine, settings: Settings) -> dict:
     return {"days": obj["days"], "totals": obj["totals"]}
 
 
+@pytest.mark.slow
 def test_the_pack_holds_every_file_and_verify_pack_recomputes_its_figures(
     campaign: Engine, tmp_path: Path
 ) -> None:
@@ -262,6 +263,7 @@ def _pack_entries(pack: Path) -> dict[str, bytes]:
         return {n: zf.read(n) for n in zf.namelist()}
 
 
+@pytest.mark.slow
 def test_report_summary_pack_puts_one_summary_in_the_folder_and_the_pack(
     campaign: Engine, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -293,6 +295,7 @@ def test_report_summary_pack_puts_one_summary_in_the_folder_and_the_pack(
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no work folder left
 
 
+@pytest.mark.slow
 def test_with_fewer_formats_the_folder_gets_those_and_the_pack_every_format(
     campaign: Engine, tmp_path: Path
 ) -> None:

@@ -776,6 +776,7 @@ def test_a_summary_once_the_window_ends_speaks_of_the_whole_campaign(
 
 
 @pytest.mark.parametrize("now", [MID_WINDOW, LAST_MINUTE, WINDOW_OVER], ids=str)
+@pytest.mark.slow
 def test_the_pdf_and_the_page_say_the_same_sentences(
     known: Engine, tmp_path: Path, now: dt.datetime
 ) -> None:
