@@ -17,7 +17,9 @@ from monitor.sources.simulated import simulate_campaign
 from monitor.store.engine import make_engine
 from reports.stats import stats_object
 
-pytestmark = pytest.mark.slow  # the whole simulated week: make test, not make quick
+# the whole simulated week: make test, not make quick; one worker runs the module, so
+# the demo (its module fixture) runs once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 FORMATS = (".html", ".json", ".xlsx", ".pdf")
 
