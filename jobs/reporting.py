@@ -70,7 +70,7 @@ def write_report(
         what = f"daily report {day} in {out}"
         read = lambda: daily_report_data(engine, settings, day, **kw)  # noqa: E731
     else:
-        what = f"summary report in {out}"
+        what = _summary_run(out)
         read = lambda: summary_report_data(engine, settings, **kw)  # noqa: E731
 
     def write() -> Written:
@@ -172,7 +172,7 @@ def write_impact_pack(
 
     out = Path(out_dir or settings.reports.out_dir)
     simulated = settings.source.kind == "simulated"
-    what = f"{'shareable ' if shareable else ''}impact pack in {out}"
+    what = _pack_run(out, shareable)
     stamp = utc_text(now) if now is not None else None
     with (
         recorded_run(engine, "pack", what, started_at=stamp, finished_at=stamp),
@@ -203,7 +203,7 @@ def write_summary_and_pack(
     out = Path(out_dir or settings.reports.out_dir)
     simulated = settings.source.kind == "simulated"
     with ExitStack() as stack:
-        with recorded_run(engine, "report", f"summary report in {out}"), _writable(out, hint):
+        with recorded_run(engine, "report", _summary_run(out)), _writable(out, hint):
             pack = stack.enter_context(
                 open_pack(engine, settings, out, simulated=simulated, shareable=shareable)
             )
@@ -211,9 +211,18 @@ def write_summary_and_pack(
         written = Written(index.files, index.index, tuple(report_notices(pack.report)))
         if then is not None:
             then(written)
-        what = f"{'shareable ' if shareable else ''}impact pack in {out}"
-        with recorded_run(engine, "pack", what), _writable(out, hint):
+        with recorded_run(engine, "pack", _pack_run(out, shareable)), _writable(out, hint):
             return written, pack.finish()
+
+
+def _summary_run(out: Path) -> str:
+    """The message of a summary's run, as status lists it."""
+    return f"summary report in {out}"
+
+
+def _pack_run(out: Path, shareable: bool) -> str:
+    """The message of a pack's run, as status lists it."""
+    return f"{'shareable ' if shareable else ''}impact pack in {out}"
 
 
 def _with_index(files: list[Path], out: Path) -> Written:
