@@ -26,7 +26,6 @@ series.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import random
 import shutil
@@ -313,7 +312,6 @@ def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
                     assert conn.execute(text("SELECT COUNT(*) FROM leases")).scalar() == 0
             finally:
                 engine.dispose()
-                gc.collect()  # the CLI's engine: close its connections now
             if kind == "sqlite":
                 shutil.rmtree(config.parent)
     print(tally.line())
@@ -412,7 +410,6 @@ def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
             assert runs == reference["runs"][0] + extra
         finally:
             engine.dispose()
-            gc.collect()
         if kind == "sqlite":
             shutil.rmtree(config.parent)
     print(tally.line())

@@ -33,6 +33,17 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, ""
 
 
+def test_the_module_is_one_group_so_the_demo_week_runs_once(request) -> None:
+    """Under ``make test`` (pytest-xdist, ``--dist loadgroup``) the module must be one group:
+    pytest 9.2 silently dropped the groups (pytest-xdist#1386), the tests were spread over
+    the workers and each ran the demo week again (27 s of CPU). pyproject.toml keeps the
+    pytest whose groups hold."""
+    if getattr(request.config.option, "loadgroup", False):  # on a loadgroup worker
+        assert request.node.nodeid.endswith("@demo"), (
+            "pytest-xdist did not group this module: install the pytest pyproject.toml names"
+        )
+
+
 def test_demo_writes_the_index_five_daily_reports_and_the_summary(demo_run) -> None:
     out, _ = demo_run
     stems = [f"daily-2017-06-{d}" for d in (12, 13, 14, 15, 16)] + ["summary-IMHAW17"]
