@@ -3,6 +3,10 @@
 One style for every chart, readable when printed in greyscale: series differ by
 hatching, markers and line style as well as by shade. Figures are built with the
 object API (no pyplot state), so reports can be drawn from any thread.
+
+Drawing is a report's largest cost, so a process draws each distinct chart once
+(``reports.chart_cache``): a summary and its shareable version share three of their four charts,
+and a pack or a demo writes a summary drawn moments before.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from matplotlib.axes import Axes  # noqa: E402 - the backend is chosen first
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
+from reports.chart_cache import once  # noqa: E402
 from reports.figure_keys import METRIC_NAMES  # noqa: E402
 from reports.format import count, day_label, plural  # noqa: E402
 
@@ -41,6 +46,10 @@ STYLE = {
     "axes.titlesize": 12,
     "axes.titleweight": "bold",
     "axes.titlelocation": "left",
+    # the title's height fixed above the axes instead of measured against every tick
+    # label (an eighth of a chart's time): nothing is drawn above, so the pixels are
+    # the same
+    "axes.titley": 1.0,
     "axes.labelsize": 10,
     "axes.edgecolor": INK,
     "axes.labelcolor": INK,
@@ -67,9 +76,6 @@ class Chart:
     title: str
     png: bytes
     alt: str
-    plot: Callable[[Axes], None]  # draws it again onto any axes, e.g. on a PDF page
-    height: float  # inches at the PNG's width
-    margins: dict[str, float]  # subplot margins (figure fractions) that fit its labels
 
 
 def plain(value: str | None, limit: int = 28) -> str:
@@ -154,12 +160,13 @@ def _chart(
         fig.subplots_adjust(**space)
         plot(fig.add_subplot())
         png = png_bytes(fig)
-    return Chart(name, title, png, alt, plot, height, space)
+    return Chart(name, title, png, alt)
 
 
 # --- pace against the baseline ----------------------------------------------------------
 
 
+@once
 def pace_chart(pace: dict[str, Any], campaign_days: Sequence[dt.date]) -> Chart:
     """Return the cumulative baseline metric by campaign day, against the baseline line."""
     metric = METRIC_NAMES[pace["metric"]]
@@ -268,6 +275,7 @@ def pace_alt(pace: dict[str, Any], campaign_days: Sequence[dt.date]) -> str:
 # --- posts per day, by kind ---------------------------------------------------------------
 
 
+@once
 def daily_posts_chart(days: Sequence[dict[str, Any]]) -> Chart:
     """Return posts per local day as bars stacked by kind (originals, retweets, replies, quotes)."""
     title = "Posts per day, by kind"
@@ -321,6 +329,7 @@ def daily_posts_chart(days: Sequence[dict[str, Any]]) -> Chart:
 # --- activity by hour -------------------------------------------------------------------
 
 
+@once
 def hourly_chart(hours: Sequence[dict[str, Any]], timezone: str) -> Chart:
     """Return posts by hour of day in campaign time, 0..23, as bars."""
     title = f"Activity by hour of day ({timezone} time)"
@@ -371,6 +380,7 @@ def contributor_label(row: dict[str, Any]) -> str:
     return f"account {row['author_id']}"
 
 
+@once
 def contributors_chart(rows: Sequence[dict[str, Any]]) -> Chart:
     """Return the top contributors by potential impressions as horizontal bars, largest on top."""
     title = "Top contributors by potential impressions"
