@@ -10,7 +10,6 @@ output through ``inert_json``. Kept free of rich so the CLI starts fast.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 import click
@@ -18,6 +17,8 @@ import click
 # bidi embeddings, overrides and isolates: they reorder what a terminal shows
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _SPACES = str.maketrans("\t\n\r\v\f", "     ")
+# Unicode's control characters (category Cc): C0, DEL and C1, ESC and the one-byte CSI
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 # C0/C1 controls (ESC, and 0x9b, the one-byte CSI) and bidi controls inside JSON text
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -30,8 +31,7 @@ def inert(value: Any) -> str:
     make hyperlinks, ``ESC ] 0;...``) and bidi overrides are dropped; line breaks and
     tabs become spaces, so a message stays one line.
     """
-    text = _BIDI.sub("", str(value)).translate(_SPACES)
-    return "".join(c for c in text if unicodedata.category(c) != "Cc")
+    return _CONTROLS.sub("", _BIDI.sub("", str(value)).translate(_SPACES))
 
 
 def inert_json(text: str) -> str:

@@ -15,7 +15,6 @@ client, cut the database) at an exact page, and it shuts itself down after
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from monitor.settings import Settings
 from monitor.sources.simulated import epoch_ms, simulate_campaign
-from tests.xapi import FakeX
+from tests.xapi import FakeX, encoded
 
 LOOPBACK = "127.0.0.1"
 
@@ -155,7 +154,7 @@ class FakeXServer:
                 status, headers, body = self.fake._fault(fault)
             else:
                 status, headers, body = self._answer(path, params)
-            raw = body.encode("utf-8")
+            raw = body.encode("utf-8") if isinstance(body, str) else body
             if search:
                 # done before the answer leaves: a client that has it may start its next
                 # request before this thread runs again
@@ -173,7 +172,7 @@ class FakeXServer:
                 with self._cond:
                     self.in_flight -= 1
 
-    def _answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    def _answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes | str]:
         headers = {"content-type": "application/json; charset=utf-8"}
         with self._cond:  # FakeX is plain data: one answer at a time reads it
             if path.endswith(("/2/tweets/search/recent", "/2/tweets/search/all")):
@@ -182,7 +181,7 @@ class FakeXServer:
                 status, body = self.fake._lookup(params)
             else:
                 status, body = 404, {"title": "Not Found Error", "detail": path}
-        return status, headers, json.dumps(body)
+        return status, headers, encoded(body)
 
 
 def utc(*args: int) -> dt.datetime:

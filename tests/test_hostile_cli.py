@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,20 @@ def test_the_filter_drops_every_control_and_keeps_the_text() -> None:
     assert inert(f"a{ESCAPES}\nb") == "a]0;pwned[2J31mevil b"
     assert json.loads(inert_json(json.dumps({"x": ESCAPES}, ensure_ascii=False))) == {"x": ESCAPES}
     assert "\x9b" not in inert_json(json.dumps({"x": ESCAPES}, ensure_ascii=False))
+
+
+def test_the_filter_drops_exactly_unicodes_controls_and_bidi_marks_and_keeps_the_rest() -> None:
+    # every code point, against Unicode's own classes: controls (category Cc) dropped,
+    # line breaks and tabs made spaces, bidi embeddings, overrides and isolates dropped
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    spaces = "\t\n\r\v\f"
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    expected = "".join(
+        " " if c in spaces else c
+        for c in every
+        if c in spaces or (unicodedata.category(c) != "Cc" and c not in bidi)
+    )
+    assert inert(every) == expected
 
 
 def test_an_escape_sequence_in_a_server_error_is_inert_when_printed_stored_and_replayed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import pytest
@@ -21,7 +22,9 @@ from monitor.sources.x import (
     XSource,
     build_query,
 )
+from monitor.sources.x_http import XResponse
 from tests.xapi import (
+    FIXTURES,
     FORBIDDEN,
     SEARCH_ALL,
     SEARCH_RECENT,
@@ -322,3 +325,55 @@ def test_backfill_searches_the_full_archive_between_local_midnights(fake: FakeX)
     assert first["max_results"] == "500"
     assert src.name == "x:all:2017-06-12:2017-06-16"
     assert SEARCH_ALL != SEARCH_RECENT
+
+
+# --- the response parser ----------------------------------------------------------------
+
+
+def _response(body: bytes) -> XResponse:
+    response = requests.Response()
+    response._content = body
+    response.status_code = 200
+    response.__class__ = XResponse
+    return response
+
+
+def test_every_recorded_page_parses_as_the_standard_parser_reads_it() -> None:
+    lines = [
+        line
+        for path in sorted((FIXTURES / "twarc2-jsonl").glob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+        if line.startswith(b"{") and _json_or_none(line) is not None
+    ]
+    assert len(lines) > 20
+    for line in lines:
+        assert _response(line).json() == json.loads(line)
+
+
+def _json_or_none(line: bytes) -> object:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None  # the stream file's one line that is not JSON
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"data": [{"id": "1", "text": "half an emoji \ud83d"}]}',  # a lone surrogate
+        b'{"meta": {"result_count": 123456789012345678901234567890}}',  # past 64 bits
+        b'{"meta": {"newest": [-9300000000000000000]}}',  # past 64 bits, signed
+        b"18446744073709551616",  # a document that is one number
+        '{"data": [{"text": "caf\u00e9"}]}'.encode("utf-16"),  # not UTF-8
+        b'{"meta": {"score": NaN}}',  # a literal JSON does not have
+    ],
+    ids=["lone-surrogate", "big-number", "big-negative", "one-number", "utf-16", "nan"],
+)
+def test_what_orjson_refuses_is_read_by_requests_own_parser(body: bytes) -> None:
+    expected = requests.Response.json(_response(body))
+    assert repr(_response(body).json()) == repr(expected)  # repr: NaN equals no NaN
+
+
+def test_a_body_that_is_not_json_fails_as_requests_fails() -> None:
+    with pytest.raises(requests.exceptions.JSONDecodeError):
+        _response(b"<html>Bad gateway</html>").json()

@@ -13,11 +13,13 @@ import functools
 import http.client
 import io
 import logging
+import re
 import socket
 import time
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 import requests
 import requests.adapters
 import urllib3
@@ -81,7 +83,32 @@ class DeadlineSession(requests.Session):
         finally:
             _DEADLINE.reset(started)
         read_body(response, deadline, overall)
+        response.__class__ = XResponse
         return response
+
+
+# a number of 19 digits or more outside a string (or, harmlessly, inside one): orjson
+# would read one past 64 bits as a float, Python's parser reads it exactly
+_LONG_NUMBER = re.compile(rb"(?:^|[:\[,])\s*-?\d{19}")
+
+
+class XResponse(requests.Response):
+    """requests' response, its JSON parsed by orjson: several times faster on X's pages
+    (100 posts and their includes, ~150 kB), which tweepy parses whole.
+
+    What orjson refuses or would read otherwise (a lone surrogate escape, NaN, a number
+    past 64 bits, a body not in UTF-8) goes to requests' own parser, so every body reads
+    as it did, or fails as it did.
+    """
+
+    def json(self, **kwargs: Any) -> Any:
+        body = self.content
+        if not kwargs and not _LONG_NUMBER.search(body):
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError:
+                pass
+        return super().json(**kwargs)
 
 
 class _DeadlineAdapter(requests.adapters.HTTPAdapter):
