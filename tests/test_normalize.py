@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.normalize import PageError, normalize_page
+from monitor.normalize import PLANES_WITH_MARKS, PageError, mark_ranges, normalize_page
 from tests.pages import counts, page, post, user, without
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x-api-v2"
@@ -447,3 +447,12 @@ def test_the_verified_mark_of_a_recorded_user_is_kept_and_an_unsaid_one_is_unkno
     }
     got = {a.id: a.verified for a in normalize_page(page).authors}
     assert got == {"1": True, "2": True, "3": False, "4": None}
+
+
+def test_every_combining_mark_of_this_pythons_unicode_is_in_the_planes_scanned() -> None:
+    # the word class of #tags and @names in text scans only the planes that can hold
+    # marks; all seventeen, scanned here, give the same ranges (on this Unicode version)
+    assert mark_ranges(tuple(range(17))) == mark_ranges(PLANES_WITH_MARKS)
+    ranges = mark_ranges((0,))
+    assert any(a <= 0x093E <= b for a, b in ranges)  # "भारत": its vowel sign aa, a mark
+    assert not any(a <= 0x092D <= b for a, b in ranges)  # its consonant bha, a letter
