@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.normalize import PLANES_WITH_MARKS, PageError, mark_ranges, normalize_page
+from monitor.normalize import PageError, normalize_page
+from monitor.words_in_text import PLANES_WITH_MARKS, mark_ranges
 from tests.pages import counts, page, post, user, without
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x-api-v2"
