@@ -122,13 +122,20 @@ def _read_into(pid: int, path: Path) -> int | None:
 
 def _kill_when_read(proc: Forked, path: Path, fraction: float) -> None:
     """Wait until the import ``proc`` has read ``fraction`` of ``path`` (an event the
-    kernel reports, not a time a loaded machine can stretch), or has ended."""
+    kernel reports, not a time a loaded machine can stretch), or has ended.
+
+    The file is read a megabyte at a time: its offset can jump past ``fraction`` to the
+    end and the file be closed between two looks, so a file seen open and then closed
+    has been read whole (its last records are still being stored).
+    """
     wanted = int(path.stat().st_size * fraction)
     deadline = time.monotonic() + 300
+    seen = False
     while proc.poll() is None and time.monotonic() < deadline:
         done = _read_into(proc.pid, path)
-        if done is not None and done >= wanted:
+        if (done is not None and done >= wanted) or (done is None and seen):
             return
+        seen = seen or done is not None
         time.sleep(0.001)
 
 
