@@ -22,7 +22,7 @@ from monitor.sources.x import (
     XSource,
     build_query,
 )
-from monitor.sources.x_http import XResponse
+from monitor.sources.x_http import XResponse, has_long_number
 from tests.xapi import (
     FIXTURES,
     FORBIDDEN,
@@ -364,14 +364,25 @@ def _json_or_none(line: bytes) -> object:
         b'{"meta": {"result_count": 123456789012345678901234567890}}',  # past 64 bits
         b'{"meta": {"newest": [-9300000000000000000]}}',  # past 64 bits, signed
         b"18446744073709551616",  # a document that is one number
+        b'{"a": [1,\n\t -99999999999999999999]}',  # after a comma, spaces and a minus
         '{"data": [{"text": "caf\u00e9"}]}'.encode("utf-16"),  # not UTF-8
         b'{"meta": {"score": NaN}}',  # a literal JSON does not have
     ],
-    ids=["lone-surrogate", "big-number", "big-negative", "one-number", "utf-16", "nan"],
+    ids=["lone-surrogate", "big-number", "big-negative", "one-number", "spaced", "utf-16", "nan"],
 )
 def test_what_orjson_refuses_is_read_by_requests_own_parser(body: bytes) -> None:
     expected = requests.Response.json(_response(body))
     assert repr(_response(body).json()) == repr(expected)  # repr: NaN equals no NaN
+
+
+def test_only_numbers_of_19_digits_or_more_go_to_the_standard_parser() -> None:
+    assert has_long_number(b'{"n": 1234567890123456789}')
+    assert has_long_number(b"[0, 1234567890123456789012]")
+    assert not has_long_number(b'{"n": 123456789012345678}')  # 18 digits: orjson is exact
+    # X's ids are strings of 19 digits: a page full of them is still orjson's
+    assert not has_long_number(b'{"id": "1234567890123456789", "author_id": "9876543210987654321"}')
+    page = (FIXTURES / "pages" / "search_recent__kpop__2021-09-22.json").read_bytes()
+    assert not has_long_number(page)
 
 
 def test_a_body_that_is_not_json_fails_as_requests_fails() -> None:

@@ -13,7 +13,6 @@ import functools
 import http.client
 import io
 import logging
-import re
 import socket
 import time
 from contextvars import ContextVar
@@ -88,8 +87,26 @@ class DeadlineSession(requests.Session):
 
 
 # a number of 19 digits or more outside a string (or, harmlessly, inside one): orjson
-# would read one past 64 bits as a float, Python's parser reads it exactly
-_LONG_NUMBER = re.compile(rb"(?:^|[:\[,])\s*-?\d{19}")
+# would read one past 64 bits as a float, Python's parser reads it exactly. Found on the
+# body with its digits all made "0": bytes.find then runs at memchr's speed, where a
+# regular expression tried at every byte cost several times orjson's parse.
+_ZEROED = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def has_long_number(body: bytes) -> bool:
+    """Return True if ``body`` may hold a JSON number of 19 digits or more: a run of 19
+    digits after ``:``, ``[``, ``,`` or the start, and spaces or a minus sign."""
+    zeroed = body.translate(_ZEROED)
+    at = zeroed.find(_LONG_RUN)
+    while at != -1:
+        i = at - 1
+        while i >= 0 and zeroed[i] in b" \t\r\n-":
+            i -= 1
+        if i < 0 or zeroed[i] in b":[,":
+            return True
+        at = zeroed.find(_LONG_RUN, at + len(_LONG_RUN))
+    return False
 
 
 class XResponse(requests.Response):
@@ -103,7 +120,7 @@ class XResponse(requests.Response):
 
     def json(self, **kwargs: Any) -> Any:
         body = self.content
-        if not kwargs and not _LONG_NUMBER.search(body):
+        if not kwargs and not has_long_number(body):
             try:
                 return orjson.loads(body)
             except orjson.JSONDecodeError:
