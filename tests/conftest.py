@@ -6,6 +6,7 @@ collide. Locally a missing server skips them with the reason; with CI=true they 
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import StaticPool
 
 from monitor.store.engine import make_engine
 from monitor.store.schema import create_schema
@@ -58,6 +60,8 @@ def _pg_database_url() -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_engine is not None:
+        _pg_engine.dispose()
     if _pg_url is None:
         return
     name = _pg_url.rsplit("/", 1)[1]
@@ -73,44 +77,61 @@ def make_db_url(kind: str, tmp_path: Path) -> str:
     """Return the URL of an empty database of ``kind`` ("sqlite" or "postgresql").
 
     On PostgreSQL the test process's one database is emptied: when its tables are exactly
-    hashmon's (no test changed them), by one TRUNCATE; otherwise its schema is dropped
-    and created again. Either way it holds hashmon's tables, empty, and nothing else.
+    hashmon's (no test changed them), by deleting their rows and restarting their
+    sequences; otherwise its schema is dropped and created again. Either way it holds
+    hashmon's tables, empty, and nothing else.
     """
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'hashmon.db'}"
     global _pg_shape
     url = _pg_database_url()
-    engine = make_engine(url, create=False)
-    try:
-        with engine.begin() as conn:
-            if _pg_shape is not None and _shape(conn) == _pg_shape:
-                # the tables there (a table created on first use may not be yet)
-                there = {row[0] for row in _pg_shape}
-                tables = ", ".join(f'"{name}"' for name in sorted(there))
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-                return url
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        create_schema(engine)
-        with engine.connect() as conn:
-            _pg_shape = _shape(conn)
-    finally:
-        engine.dispose()
+    engine = _pg_keeper(url)
+    with engine.begin() as conn:
+        if _pg_shape is not None and _shape(conn) == _pg_shape:
+            # DELETE, not TRUNCATE: a TRUNCATE gives each table new files and, at commit,
+            # scans all of PostgreSQL's shared buffers once per file it drops (~50 ms of
+            # the server's CPU for these few small tables, against under 1 ms)
+            for (table,) in conn.execute(text(_TABLES)):
+                conn.execute(text(f'DELETE FROM "{table}"'))
+            for (sequence,) in conn.execute(text(_SEQUENCES)):
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+            return url
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    create_schema(engine)
+    with engine.connect() as conn:
+        _pg_shape = _shape(conn)
     return url
 
 
+_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+_SEQUENCES = "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+_pg_engine: Engine | None = None
+
+
+def _pg_keeper(url: str) -> Engine:
+    """Return the engine that empties the test process's database: one connection, kept
+    open from test to test (a new server process per test costs more than the reset)."""
+    global _pg_engine
+    if _pg_engine is None:
+        _pg_engine = create_engine(url, poolclass=StaticPool, pool_pre_ping=True)
+    return _pg_engine
+
+
 def _shape(conn: Connection) -> frozenset[tuple[str, ...]]:
-    """Return the tables, columns and indexes of the public schema."""
-    columns = conn.execute(
+    """Return the tables, columns and indexes of the public schema (read from pg_catalog:
+    information_schema's views cost several times as much)."""
+    rows = conn.execute(
         text(
-            "SELECT table_name, column_name, data_type, is_nullable "
-            "FROM information_schema.columns WHERE table_schema = 'public'"
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), "
+            "a.attnotnull::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' "
+            "AND a.attnum > 0 AND NOT a.attisdropped "
+            "UNION ALL SELECT tablename, indexname, indexdef, '' "
+            "FROM pg_indexes WHERE schemaname = 'public'"
         )
     )
-    indexes = conn.execute(
-        text("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
-    )
-    return frozenset(tuple(r) for r in columns) | frozenset(tuple(r) for r in indexes)
+    return frozenset(tuple(r) for r in rows)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -160,3 +181,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the slow tests first: spread over the pytest-xdist workers while the many short
     ones are left to even out the end, so no worker ends long after the other."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep the garbage collector off what every test shares: the modules, fixtures and
+    collected tests (frozen), and let it run less often. The reports' tests make many
+    short-lived objects; with the default threshold the collector's passes over this
+    process's heap took about 3 % of the suite's CPU time."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
