@@ -5,6 +5,7 @@ Runs on a real SQLite file and a real PostgreSQL database (the ``engine`` fixtur
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from monitor.store.engine import display_url, make_engine, snapshot_pair, writin
 from monitor.store.schema import Observation, Post
 from monitor.store.writes import store_batch, stored_counts
 from tests.conftest import make_db_url
+from tests.harness import stats_json
 from tests.pages import counts, dump_tables, page, post, user
 
 
@@ -270,3 +272,26 @@ def test_a_snapshot_pair_does_not_wait_for_a_writer_of_another_connection(
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_a_command_reads_while_an_import_holds_its_write_transaction(db_url: str) -> None:
+    # an import writes its files in one transaction that can last minutes: `hashmon
+    # stats` meanwhile must answer from what is committed. Making the engine used to
+    # take a write lock to check the schema: it waited for the import (SQLite: then
+    # "database is locked"; PostgreSQL: until the import ended).
+    engine = make_engine(db_url)
+    try:
+        sight(engine, page(post("1"), users=[user("100", 1)]))
+        answers: list[dict] = []
+        with writing(engine) as importing:
+            records = normalize_page(page(post("2"), users=[user("100", 1)]))
+            store_batch(importing, records.posts, records.authors, run_id=None, seen_at="x")
+            reader = threading.Thread(target=lambda: answers.append(stats_json(db_url)))
+            reader.start()
+            reader.join(timeout=50)
+            waited = reader.is_alive()
+        reader.join()
+        assert not waited, "stats waited for the import's transaction to end"
+        assert answers[0]["totals"]["posts"] == 1  # the committed post, not the pending one
+    finally:
+        engine.dispose()

@@ -192,13 +192,19 @@ def create_schema(engine: Engine, also: Sequence[Table] = ()) -> None:
     IMMEDIATE on SQLite, an advisory lock on PostgreSQL) makes them take turns.
     ``also``: tables of a library kept in the same database (the scheduler's job store),
     created in that transaction too.
+
+    Every command calls this first, and the schema is almost always complete: one read
+    of the catalogue says so, and then nothing is locked or checked table by table.
     """
+    with engine.connect() as conn:
+        if _complete(conn, [*Base.metadata.tables.values(), *also]):
+            return
     with engine.connect() as conn:
         conn = conn.execution_options(hashmon_write=True)
         with conn.begin():
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            earlier = _has_index(conn, "ix_posts_created_at_us")
+            earlier = _has_index(conn, _FIRST_SCHEMA_INDEX)
             Base.metadata.create_all(conn)
             for table in also:
                 table.create(conn, checkfirst=True)
@@ -225,6 +231,41 @@ def _add_missing_columns(conn: Connection) -> None:
         have = {row[1] for row in conn.execute(text(f"PRAGMA table_info({table})"))}
         if column not in have:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+
+_FIRST_SCHEMA_INDEX = "ix_posts_created_at_us"  # the first release's; upgraded away
+
+
+def _complete(conn: Connection, tables: Sequence[Table]) -> bool:
+    """Return True if every column and index of ``tables`` is in the database and nothing
+    of the first schema is left to upgrade: then there is nothing to create or add."""
+    if conn.dialect.name == "postgresql":
+        columns = conn.execute(
+            text(
+                "SELECT c.relname, a.attname FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' "
+                "AND a.attnum > 0 AND NOT a.attisdropped"
+            )
+        )
+        indexes = conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        )
+    else:
+        columns = conn.execute(
+            text(
+                "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
+                "WHERE m.type = 'table'"
+            )
+        )
+        indexes = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
+    have_columns = {(table, column) for table, column in columns}
+    have_indexes = {name for (name,) in indexes}
+    return (
+        _FIRST_SCHEMA_INDEX not in have_indexes
+        and all((t.name, c.name) in have_columns for t in tables for c in t.columns)
+        and all(i.name in have_indexes for t in tables for i in t.indexes)
+    )
 
 
 def _has_index(conn: Connection, name: str) -> bool:
