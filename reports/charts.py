@@ -23,7 +23,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import PIL.Image  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402 - the backend is chosen first
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
@@ -120,12 +122,23 @@ def _legend_below(ax: Axes, ncols: int, fontsize: float | None = None) -> None:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """Return the figure as PNG bytes."""
-    buf = io.BytesIO()
+    """Return the figure as PNG bytes, RGB on white.
+
+    Not RGBA, as ``savefig`` writes: the charts are opaque, and an alpha channel made
+    every PDF carry each chart twice (the picture and a soft mask of it, ReportLab
+    splitting, compressing and hashing both: a third of a chart's cost there), and made
+    the files a tenth larger.
+    """
+    fig.set_facecolor("white")
+    canvas = FigureCanvasAgg(fig)
     with warnings.catch_warnings():
         # emoji and other scripts DejaVu lacks draw as boxes; that is not an error
         warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
-        fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+        canvas.draw()
+    size = canvas.get_width_height(physical=True)
+    picture = PIL.Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buf = io.BytesIO()
+    picture.convert("RGB").save(buf, format="png", dpi=(DPI, DPI))
     return buf.getvalue()
 
 

@@ -100,3 +100,27 @@ def test_the_fixed_title_height_draws_the_pixels_matplotlib_measures(
     measured = _drawn(known, settings)
     assert len(fixed) == 11  # pace, days, hours, contributors; no pace outside
     assert fixed == measured
+
+
+def test_a_chart_is_opaque_rgb_with_the_pixels_savefig_draws() -> None:
+    import io
+
+    import matplotlib
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    with matplotlib.rc_context(ch.STYLE):
+        fig = Figure(figsize=(ch.WIDTH, ch.HEIGHT), dpi=ch.DPI)
+        ax = fig.add_subplot()
+        ax.bar(range(24), [h % 5 for h in range(24)], hatch="///", label="Posts")
+        ax.set_title("Posts by hour — café ☕")
+        ax.legend()
+        ours = Image.open(io.BytesIO(ch.png_bytes(fig)))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=ch.DPI, facecolor="white")
+    drawn = Image.open(buf)
+    assert ours.mode == "RGB" and drawn.mode == "RGBA"
+    assert ours.size == drawn.size == (round(ch.WIDTH * ch.DPI), round(ch.HEIGHT * ch.DPI))
+    assert set(drawn.getchannel("A").tobytes()) == {255}  # nothing lost with the alpha
+    assert ours.tobytes() == drawn.convert("RGB").tobytes()
+    assert ours.info["dpi"] == pytest.approx((ch.DPI, ch.DPI), abs=0.01)

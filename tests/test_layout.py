@@ -90,7 +90,7 @@ def test_each_module_name_means_one_thing_across_packages() -> None:
 
 # import name of each declared distribution (where the two differ only in case or dashes
 # the import name is the lowered distribution name)
-_IMPORT_NAME = {"psycopg[binary]": "psycopg"}
+_IMPORT_NAME = {"psycopg[binary]": "psycopg", "pillow": "PIL"}
 
 
 def _declared() -> set[str]:

@@ -546,6 +546,23 @@ def pdf_pages(path: Path) -> list[str]:
     return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
 
 
+def test_the_pdf_holds_each_chart_once_without_a_soft_mask(known: Engine, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    settings = Settings(reports=Reports(formats=("pdf", "png")))
+    files = write_summary_report(known, settings, tmp_path, now=NOW)
+    charts = _by_suffix(files, ".png")
+    images = [
+        obj
+        for page in PdfReader(_by_suffix(files, ".pdf")[0]).pages
+        for obj in (page["/Resources"].get("/XObject") or {}).values()
+        if obj.get_object()["/Subtype"] == "/Image"
+    ]
+    assert len(images) == len(charts) == 4
+    assert all("/SMask" not in img.get_object() for img in images)
+    assert {img.get_object()["/ColorSpace"] for img in images} == {"/DeviceRGB"}
+
+
 @pytest.mark.parametrize("kind", ["summary", "daily"])
 def test_the_pdf_is_the_whole_report_readable_alone(
     known: Engine, tmp_path: Path, kind: str
