@@ -93,6 +93,7 @@ class SimulatedCampaign:
             self._day_starts[PRE_DAYS + self._n_days] / 1000, dt.UTC
         )
         self._texts = Composer(self, self._day_starts, self._n_days)
+        self._users: dict[int, dict[str, Any]] = {}
         authors, made = generate(campaign, seed, self._day_starts, self._tz, posts)
         self.followers = authors.followers
         self.author_class = authors.classes
@@ -174,7 +175,11 @@ class SimulatedCampaign:
         return username, name, bio
 
     def user(self, a: int) -> dict[str, Any]:
-        """Return author ``a`` as an ``includes.users`` object."""
+        """Return author ``a`` as an ``includes.users`` object (the same object each time
+        for the most recent authors: every page a post is on carries its author)."""
+        kept = self._users.get(a)
+        if kept is not None:
+            return kept
         username, name, bio = self.names(a)
         d = Draw(mix(a ^ self.salt ^ 0xC0C))
         joined = self._day_starts[0] - int(d.u() * 8 * 365 * DAY_MS) - DAY_MS
@@ -195,6 +200,8 @@ class SimulatedCampaign:
                 "tweet_count": int(200 + d.u() * 20_000),
                 "listed_count": int(f * 0.01 * d.u()),
             }
+        if len(self._users) < 30_000:
+            self._users[a] = user
         return user
 
     def _engagement(self, i: int) -> tuple[int, int, int, int, int, float]:

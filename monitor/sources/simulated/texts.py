@@ -35,6 +35,9 @@ _NEITHER_REPLY = 0.20
 _HOSTILE = 0.006  # posts carrying a hostile string (report escaping must hold)
 
 
+KEEP_COMPOSED = 30_000  # texts kept (~1 kB each with their entities)
+
+
 class Composer:
     """Writes the texts of one simulated campaign's posts (the same text on every call).
 
@@ -57,6 +60,9 @@ class Composer:
         self._co_tags = tuple(t for t in co_tags if t.casefold() not in folded) or CO_TAGS
         self._theme = campaign.theme or "early relationships"
         self._slug = "".join(ch for ch in campaign.name.lower() if ch.isalnum()) or "campaign"
+        # texts composed before: a simulated week serves each post ~10 times (every pass
+        # that sees it, every lookup), and composing was a third of building a page
+        self._composed: dict[int, tuple[str, dict[str, Any]]] = {}
 
     def phase(self, ms: int) -> tuple[int, int]:
         """Return (phase, day) of a moment: phase -1 before, 0 during, 1 after the window."""
@@ -129,9 +135,12 @@ class Composer:
         ``memo`` holds what one page composed already: a retweet's original is composed
         for the retweet's text and again for ``includes.tweets``.
         """
-        done = memo.get(i)
+        done = memo.get(i) or self._composed.get(i)
         if done is None:
-            done = memo[i] = self._compose_new(i, memo)
+            done = self._compose_new(i, memo)
+            if len(self._composed) < KEEP_COMPOSED:  # bounded: a 1M-post corpus is written once
+                self._composed[i] = done
+        memo[i] = done
         return done
 
     def _compose_new(self, i: int, memo: dict[int, tuple[str, dict]]) -> tuple[str, dict]:
