@@ -101,18 +101,6 @@ def run_hashmon(
     )
 
 
-def start_hashmon(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    """Start ``hashmon ARGS`` and return the process (stdout and stderr piped, as text)."""
-    return subprocess.Popen(
-        [*HASHMON, *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 class Forked:
     """``hashmon ARGS`` in a child forked from this process: the part of ``Popen`` the
     trials use (``pid``, ``poll``, ``wait``, ``communicate``, ``returncode``)."""

@@ -1,5 +1,6 @@
 """Concurrency: collectors, reports, ``stats`` and the scheduler at once, on SQLite and
-PostgreSQL, as real ``hashmon`` processes against the fake X API on loopback.
+PostgreSQL, as real ``hashmon`` processes (forked from this one: tests/harness.py) against
+the fake X API on loopback.
 
 What a user relies on: no "database is locked" (or any other) failure reaches them, two
 passes never run side by side (the lease), no write is lost or doubled, and a report
@@ -12,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from tests.harness import (
     clean_collect,
     figure_snapshot,
     fork_hashmon,
-    start_hashmon,
     stats_json,
     write_config,
     x_env,
@@ -186,7 +185,7 @@ def test_stats_read_while_a_pass_writes_is_one_consistent_moment(
     make_engine(url).dispose()
     reads = partial = 0
     with FakeXServer(FakeX(corpus_pages), delay=0.05) as server:
-        collector = start_hashmon(["--config", str(config), "collect"], x_env(server.url), tmp_path)
+        collector = fork_hashmon(["--config", str(config), "collect"], x_env(server.url), tmp_path)
         try:
             server.wait_for(1, timeout=30)
             last = 0
@@ -218,14 +217,12 @@ def test_the_scheduler_and_a_manual_collect_together_never_overlap_or_double(
     make_engine(url).dispose()
     with FakeXServer(FakeX(corpus_pages), delay=0.04) as server:
         env = x_env(server.url)
-        scheduler = start_hashmon(["--config", str(config), "-v", "run"], env, tmp_path)
-        errors: list[str] = []
-        reader = threading.Thread(target=lambda: errors.extend(scheduler.stderr), daemon=True)
-        reader.start()
+        scheduler = fork_hashmon(["--config", str(config), "-v", "run"], env, tmp_path)
+        log = ""
         try:
             server.wait_for(1, timeout=30)  # the scheduler's start-up pass is under way
             code, out, err = _finish(
-                start_hashmon(["--config", str(config), "collect"], env, tmp_path)
+                fork_hashmon(["--config", str(config), "collect"], env, tmp_path)
             )
             _assert_clean_exit("manual collect", code, out, err)
             engine = make_engine(url)
@@ -249,14 +246,12 @@ def test_the_scheduler_and_a_manual_collect_together_never_overlap_or_double(
         finally:
             scheduler.send_signal(signal.SIGTERM)
             try:
-                scheduler.wait(30)
-            finally:
-                if scheduler.poll() is None:
-                    scheduler.kill()
-            reader.join(5)
-        assert scheduler.returncode == 0, "".join(errors)
+                _, log = scheduler.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(scheduler.pid, signal.SIGKILL)
+                _, log = scheduler.communicate(timeout=30)
+        assert scheduler.returncode == 0, log
         assert server.max_in_flight == 1
-    log = "".join(errors)
     for word in BAD_WORDS:
         assert word not in log, log
     assert stats_json(url) == reference["stats"]
