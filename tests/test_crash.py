@@ -18,9 +18,9 @@ Short mode (the default, and CI) runs ``COLLECT_KILLS`` + ``PG_COLLECT_KILLS`` a
 ``IMPORT_KILLS`` + ``PG_IMPORT_KILLS`` kill points; ``HASHMON_LONG=1`` runs five times
 as many. ``HASHMON_CRASH_SEED`` changes the seed (default 20170612). The kill points
 of a series are drawn from the seed up front and run in chunks of ``CHUNK`` trials, each
-chunk a test of its own (each test process makes one clean reference run per database),
-so pytest-xdist can spread them over the cores; together the chunks run every trial of the
-series.
+chunk a test of its own, all in one pytest-xdist group (the worker that runs them makes one
+clean reference run), so the series spread over the cores beside the rest of the suite;
+together the chunks run every trial of the series.
 """
 
 from __future__ import annotations
@@ -72,10 +72,13 @@ CHUNK = 10  # trials per test: small enough for xdist to balance the series over
 pytestmark = pytest.mark.slow
 
 
-def _chunks(kind: str, kills: int) -> list[Any]:
-    """The parameters of a series of ``kills`` trials cut into chunks of ``CHUNK``."""
+def _chunks(what: str, kind: str, kills: int) -> list[Any]:
+    """The parameters of a series of ``kills`` trials cut into chunks of ``CHUNK``, all
+    given to one pytest-xdist worker (its group): the series' clean reference is then
+    run once, not once in each worker."""
+    group = pytest.mark.xdist_group(f"crash-{what}-{kind}")
     return [
-        pytest.param(kind, start, min(start + CHUNK, kills), id=f"{kind}-{start}")
+        pytest.param(kind, start, min(start + CHUNK, kills), id=f"{kind}-{start}", marks=group)
         for start in range(0, kills, CHUNK)
     ]
 
@@ -266,7 +269,8 @@ def corpus_pages() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("kind", "start", "stop"),
-    _chunks("sqlite", COLLECT_KILLS) + _chunks("postgresql", PG_COLLECT_KILLS),
+    _chunks("collect", "sqlite", COLLECT_KILLS)
+    + _chunks("collect", "postgresql", PG_COLLECT_KILLS),
 )
 def test_collect_killed_at_random_points_then_rerun_equals_a_clean_run(
     tmp_path: Path,
@@ -361,7 +365,7 @@ def _runs(engine: Engine) -> tuple[list[tuple], list[tuple]]:
 
 @pytest.mark.parametrize(
     ("kind", "start", "stop"),
-    _chunks("sqlite", IMPORT_KILLS) + _chunks("postgresql", PG_IMPORT_KILLS),
+    _chunks("import", "sqlite", IMPORT_KILLS) + _chunks("import", "postgresql", PG_IMPORT_KILLS),
 )
 def test_import_killed_at_random_points_then_rerun_equals_a_clean_run(
     tmp_path: Path, archive_files: list[Path], kind: str, start: int, stop: int
