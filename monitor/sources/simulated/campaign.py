@@ -44,7 +44,7 @@ from monitor.sources.simulated.ids import (
     snowflake,
     snowflake_ms,
 )
-from monitor.sources.simulated.texts import Composer
+from monitor.sources.simulated.texts import KEEP_COMPOSED, Composer
 from monitor.sources.simulated.words import (
     FIRST_NAMES,
     LAST_NAMES,
@@ -200,7 +200,7 @@ class SimulatedCampaign:
                 "tweet_count": int(200 + d.u() * 20_000),
                 "listed_count": int(f * 0.01 * d.u()),
             }
-        if len(self._users) < 30_000:
+        if len(self._users) < KEEP_COMPOSED:  # bounded, as the texts are
             self._users[a] = user
         return user
 

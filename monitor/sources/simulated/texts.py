@@ -35,7 +35,7 @@ _NEITHER_REPLY = 0.20
 _HOSTILE = 0.006  # posts carrying a hostile string (report escaping must hold)
 
 
-KEEP_COMPOSED = 30_000  # texts kept (~1 kB each with their entities)
+KEEP_COMPOSED = 30_000  # posts whose texts are kept (~1 kB each with their entities), and authors
 
 
 class Composer:
