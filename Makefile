@@ -30,7 +30,7 @@ test quick: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 # Three workers on two cores: a third of a worker's time is spent waiting (PostgreSQL, the
 # fake APIs' delays, SMTP timeouts), which another worker fills. loadgroup hands tests out
 # one at a time, slow ones first (tests/conftest.py), a group's (the demo week) to one
-# worker. Measured here: -n 3 222-248 s (2026-12-03); on an earlier commit, -n 3 269 s and
+# worker. Measured here: -n 3 222-276 s (2026-12-03); on an earlier commit, -n 3 269 s and
 # -n 2 303 s.
 test: $(STAMP)
 	$(BIN)/pytest -q -n 3 --dist loadgroup
